@@ -1,0 +1,24 @@
+"""The exploy file format: graph names and metadata keys shared by exporter and runtime.
+
+Nothing here imports torch or rclpy: a robot reads these files with onnx + numpy only.
+"""
+
+from exploy.format.errors import PolicyFormatError
+from exploy.format.metadata import (
+    ComponentKind,
+    ComponentSpec,
+    GroupSpec,
+    PolicyMetadata,
+    parse_metadata,
+    read_metadata,
+)
+
+__all__ = [
+    "ComponentKind",
+    "ComponentSpec",
+    "GroupSpec",
+    "PolicyFormatError",
+    "PolicyMetadata",
+    "parse_metadata",
+    "read_metadata",
+]
