@@ -1,0 +1,9 @@
+"""Errors raised by the offline exporter."""
+
+
+class ExportError(ValueError):
+    """The environment, actor or export target cannot be exported as asked; the message says why."""
+
+
+class SimRateWarning(UserWarning):
+    """The exported ProcessActions path reads state that is neither an Input nor a Memory."""

@@ -1,0 +1,366 @@
+"""Export an environment and its actor into one self-contained ONNX file."""
+
+from __future__ import annotations
+
+import datetime
+import enum
+import json
+import pathlib
+import warnings
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+
+import exploy
+from exploy.exporter.core.context_manager import ContextManager
+from exploy.exporter.core.decimation_graph import build_decimation_model
+from exploy.exporter.core.errors import ExportError
+from exploy.exporter.core.exportable_environment import ExportableEnvironment
+from exploy.exporter.core.probe import probe_sim_rate_outputs
+from exploy.format import metadata as meta_keys
+from exploy.format import names
+from exploy.format.paths import PolicyPaths
+
+DEFAULT_OPSET = 20
+
+
+class ExportMode(enum.Enum):
+    """The two traced paths of an exploy file."""
+
+    #: Observations -> actor -> process_actions -> apply_actions (once per policy step).
+    Default = "default"
+    #: apply_actions only (the other ``decimation - 1`` sim ticks).
+    ProcessActions = "process_actions"
+
+
+class _TracedPolicy(torch.nn.Module):
+    """The module torch traces: one tick of the environment in the current mode."""
+
+    def __init__(self, env: ExportableEnvironment, actor: torch.nn.Module) -> None:
+        super().__init__()
+        self._env = env
+        self.actor = actor
+        for index, module in enumerate(env.context_manager().modules):
+            self.add_module(f"env_module_{index}", module)
+        self.mode = ExportMode.Default
+        self.check_shapes = False
+
+    def forward(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        # `inputs` holds the environment's own tensors: the tracer maps every read of them
+        # in the environment's code to the matching graph input.
+        del inputs
+        env = self._env
+        obs = env.empty_actor_observations()
+        actions = env.empty_actions()
+        if self.mode is ExportMode.Default:
+            obs = env.compute_observations()
+            if self.check_shapes:
+                _check_shape("compute_observations()", obs, env.empty_actor_observations(), "empty_actor_observations()")
+            actions = self.actor(obs)
+            if self.check_shapes:
+                _check_shape("the actor", actions, env.empty_actions(), "empty_actions()")
+            env.process_actions(actions)
+        env.apply_actions()
+        outputs = [entry.read() for entry in env.context_manager().graph_outputs()]
+        return (actions, obs, *outputs)
+
+
+def _check_shape(what: str, value: Any, reference: torch.Tensor, ref_name: str) -> None:
+    if not isinstance(value, torch.Tensor):
+        raise ExportError(f"{what} returned {type(value).__name__}, expected a torch.Tensor")
+    if tuple(value.shape) != tuple(reference.shape):
+        raise ExportError(
+            f"{what} returned shape {tuple(value.shape)} but {ref_name} has shape "
+            f"{tuple(reference.shape)}; make them agree"
+        )
+
+
+def export_environment_as_onnx(
+    env: ExportableEnvironment,
+    actor: torch.nn.Module,
+    path: str | pathlib.Path,
+    filename: str = "policy.onnx",
+    verbose: bool = False,
+    model_source: dict[str, Any] | None = None,
+    opset_version: int = DEFAULT_OPSET,
+    probe: bool = True,
+) -> pathlib.Path:
+    """Export ``env`` and ``actor`` into ``<path>/<filename>``.
+
+    The file holds both paths behind an ``If`` on ``ctx.step_count % decimation == 0``:
+    Default (observations, actor, process_actions, apply_actions) and ProcessActions
+    (apply_actions only). Inputs are the registered Inputs, group members, ``memory.*.in``
+    and ``ctx.step_count``; outputs are ``actions``, ``obs``, the registered Outputs and
+    ``memory.*.out``. The traced paths are also written to ``debug/<stem>_default.onnx`` and
+    ``debug/<stem>_process_actions.onnx``.
+
+    Args:
+        env: The exportable environment, with its components registered.
+        actor: The policy network (in eval mode).
+        path: Output folder (created if needed).
+        filename: File name, ending in ``.onnx``.
+        verbose: Print a summary of what was written.
+        model_source: Where the policy came from (stored as JSON under ``model_source``).
+        opset_version: ONNX opset of the exported graph.
+        probe: After export, run one Default and one ProcessActions tick and warn
+            (:class:`SimRateWarning`) when an Output changes although the inputs did not.
+
+    Returns:
+        Path of the written policy file.
+
+    Raises:
+        ExportError: with what to fix, for a bad environment, actor, shapes or path.
+    """
+    if not isinstance(env, ExportableEnvironment):
+        raise ExportError(f"env must be an ExportableEnvironment, got {type(env).__name__}")
+    if not isinstance(actor, torch.nn.Module):
+        raise ExportError(f"actor must be a torch.nn.Module, got {type(actor).__name__}")
+    decimation = _decimation_of(env)
+    sim_dt = _sim_dt_of(env)
+    paths = _prepare_paths(path, filename)
+    cm = env.context_manager()
+    _check_components(cm)
+    obs_names = _observation_names(env)
+
+    snapshot = {e.name: e.read().detach().clone() for e in cm.graph_inputs()}
+    specs = cm.specs()
+    probe_inputs = cm.get_inputs(to_numpy=True)
+    traced = _TracedPolicy(env, actor).eval()
+    output_names = [names.ACTIONS, names.OBS, *cm.get_output_names()]
+    for mode, target in (
+        (ExportMode.ProcessActions, paths.process_actions),
+        (ExportMode.Default, paths.default),
+    ):
+        _restore(cm, snapshot)
+        env.prepare_export()
+        traced.mode = mode
+        _dry_run(traced, cm, mode)
+        _restore(cm, snapshot)
+        env.prepare_export()
+        _trace(traced, cm, target, output_names, opset_version, mode)
+    _restore(cm, snapshot)
+
+    default_model = onnx.load(str(paths.default))
+    model = build_decimation_model(
+        default=default_model,
+        process_actions=onnx.load(str(paths.process_actions)),
+        inputs=[_value_info(spec.input_name, spec) for spec in specs if spec.input_name],
+        outputs=output_names,
+        decimation=decimation,
+    )
+    props = _metadata(env, cm, specs, decimation, sim_dt, obs_names, model_source or {})
+    _set_metadata(model, props)
+    onnx.save(model, str(paths.main))
+    _set_metadata(default_model, props)
+    onnx.save(default_model, str(paths.default))
+
+    if probe and decimation > 1:
+        probe_sim_rate_outputs(paths.main, probe_inputs, [e.output_name for e in cm.outputs()])
+    if verbose:
+        _print_summary(paths, specs, decimation, sim_dt)
+    return paths.main
+
+
+def _prepare_paths(folder: str | pathlib.Path, filename: str) -> PolicyPaths:
+    folder = pathlib.Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise ExportError(f"Export path {folder} is a file; pass a folder to write into")
+    if not isinstance(filename, str) or not filename.endswith(".onnx") or "/" in filename or filename == ".onnx":
+        raise ExportError(f"filename must be a plain name ending in .onnx, got {filename!r}")
+    paths = PolicyPaths.of(folder, filename)
+    try:
+        paths.debug_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise ExportError(f"Cannot create {paths.debug_dir}: {err}") from err
+    return paths
+
+
+def _decimation_of(env: ExportableEnvironment) -> int:
+    try:
+        decimation = env.decimation
+    except Exception as err:
+        raise ExportError(f"env.decimation failed ({err}); return the sim substeps per policy step") from err
+    if isinstance(decimation, bool) or not isinstance(decimation, (int, np.integer)) or decimation < 1:
+        raise ExportError(
+            f"env.decimation must be a positive int (sim substeps per policy step), got {decimation!r}"
+        )
+    return int(decimation)
+
+
+def _sim_dt_of(env: ExportableEnvironment) -> float | None:
+    sim_dt = getattr(env, "sim_dt", None)
+    if sim_dt is None:
+        return None
+    if not isinstance(sim_dt, (int, float)) or not sim_dt > 0:
+        raise ExportError(f"env.sim_dt must be a positive number of seconds or None, got {sim_dt!r}")
+    return float(sim_dt)
+
+
+def _check_components(cm: ContextManager) -> None:
+    if not cm.components:
+        raise ExportError("Nothing is registered: add Inputs/Outputs/Memory to env.context_manager()")
+    seen: dict[int, str] = {}
+    for entry in cm.graph_inputs():
+        tensor = entry.read()
+        if id(tensor) in seen:
+            raise ExportError(
+                f"'{entry.name}' and '{seen[id(tensor)]}' return the same tensor; register it once"
+            )
+        seen[id(tensor)] = entry.name
+        if not (tensor.is_floating_point() or tensor.dtype in (torch.int32, torch.int64, torch.bool)):
+            raise ExportError(f"'{entry.name}' has unsupported dtype {tensor.dtype}")
+    for entry in cm.outputs():
+        entry.read()
+
+
+def _observation_names(env: ExportableEnvironment) -> list[str]:
+    obs_names = [str(n) for n in env.get_observation_names()]
+    size = env.empty_actor_observations().shape[-1]
+    if len(obs_names) != size:
+        raise ExportError(
+            f"get_observation_names() returns {len(obs_names)} names for {size} observation "
+            "entries; name every entry"
+        )
+    return obs_names
+
+
+def _restore(cm: ContextManager, snapshot: dict[str, torch.Tensor]) -> None:
+    with torch.no_grad():
+        for entry in cm.graph_inputs():
+            current = entry.read()
+            saved = snapshot[entry.name]
+            if current.shape != saved.shape:
+                raise ExportError(
+                    f"'{entry.name}' changed shape from {tuple(saved.shape)} to "
+                    f"{tuple(current.shape)} while tracing; keep state shapes fixed"
+                )
+            current.copy_(saved)
+
+
+def _dry_run(traced: _TracedPolicy, cm: ContextManager, mode: ExportMode) -> None:
+    """Run the path once eagerly so shape errors surface with a clear message before tracing."""
+    traced.check_shapes = True
+    try:
+        with torch.no_grad():
+            traced(cm.get_inputs())
+    except ExportError:
+        raise
+    except Exception as err:
+        raise ExportError(f"Running the {mode.value} path failed before tracing: {err}") from err
+    finally:
+        traced.check_shapes = False
+
+
+def _trace(
+    traced: _TracedPolicy,
+    cm: ContextManager,
+    target: pathlib.Path,
+    output_names: list[str],
+    opset_version: int,
+    mode: ExportMode,
+) -> None:
+    inputs = cm.get_inputs()
+    with warnings.catch_warnings(record=True) as caught, torch.no_grad():
+        warnings.simplefilter("always")
+        try:
+            torch.onnx.export(
+                traced,
+                (inputs, {}),
+                str(target),
+                input_names=list(inputs),
+                output_names=output_names,
+                opset_version=opset_version,
+                do_constant_folding=True,
+                dynamo=False,
+            )
+        except ExportError:
+            raise
+        except Exception as err:
+            cause = err.__cause__ if isinstance(err.__cause__, ExportError) else None
+            if cause is not None:
+                raise cause from err
+            raise ExportError(
+                f"Tracing the {mode.value} path failed: {err}. compute_observations(), "
+                "process_actions() and apply_actions() must use traceable torch ops only."
+            ) from err
+    _check_trace_warnings(caught, mode)
+
+
+def _check_trace_warnings(caught: list[warnings.WarningMessage], mode: ExportMode) -> None:
+    untraceable = []
+    torch_dir = str(pathlib.Path(torch.__file__).parent)
+    for item in caught:
+        text = str(item.message)
+        if str(item.filename).startswith(torch_dir) and (
+            issubclass(item.category, (torch.jit.TracerWarning, DeprecationWarning, FutureWarning))
+            or "batch_size other than 1" in text
+        ):
+            # torch's own shape checks (the exported shapes are fixed) and notices about the
+            # TorchScript exporter, which we use on purpose: it keeps tensor identity.
+            continue
+        if "TorchScript-based ONNX export" in text:
+            continue
+        if issubclass(item.category, torch.jit.TracerWarning) and "Converting a tensor to a" in text:
+            untraceable.append(f"{item.filename}:{item.lineno}: {text.splitlines()[0]}")
+        else:
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+    if untraceable:
+        raise ExportError(
+            f"The {mode.value} path reads tensor values in Python, which the trace bakes in as "
+            "constants. Use torch ops instead (no .item(), .tolist(), .numpy(), or `if tensor`):\n  "
+            + "\n  ".join(untraceable)
+        )
+
+
+def _value_info(name: str, spec: Any) -> onnx.ValueInfoProto:
+    elem = onnx.helper.np_dtype_to_tensor_dtype(np.dtype(spec.dtype))
+    return onnx.helper.make_tensor_value_info(name, elem, list(spec.shape))
+
+
+def _metadata(
+    env: ExportableEnvironment,
+    cm: ContextManager,
+    specs: list,
+    decimation: int,
+    sim_dt: float | None,
+    obs_names: list[str],
+    model_source: dict[str, Any],
+) -> dict[str, str]:
+    props = {
+        meta_keys.KEY_EXPLOY_VERSION: json.dumps(exploy.__version__),
+        meta_keys.KEY_DECIMATION: str(decimation),
+        meta_keys.KEY_COMPONENTS: meta_keys.encode_index(specs, list(cm.groups)),
+        meta_keys.KEY_OBSERVATION_NAMES: json.dumps(obs_names),
+        meta_keys.KEY_MODEL_SOURCE: json.dumps(model_source),
+        meta_keys.KEY_DATE_EXPORTED: datetime.datetime.now().strftime("%y%m%d.%H%M%S"),
+    }
+    if sim_dt is not None:
+        props[meta_keys.KEY_UPDATE_RATE] = repr(1.0 / sim_dt)
+    for key, value in cm.metadata.items():
+        props[key] = json.dumps(value)
+    env_meta = env.metadata() or {}
+    if not isinstance(env_meta, dict):
+        raise ExportError(f"env.metadata() must return a dict, got {type(env_meta).__name__}")
+    for key, value in env_meta.items():
+        if key in props or key in {s.name for s in specs}:
+            raise ExportError(f"env.metadata() key '{key}' collides with a reserved or component name")
+        props[str(key)] = value if isinstance(value, str) else json.dumps(value)
+    return props
+
+
+def _set_metadata(model: onnx.ModelProto, props: dict[str, str]) -> None:
+    del model.metadata_props[:]
+    for key, value in props.items():
+        entry = model.metadata_props.add()
+        entry.key = key
+        entry.value = value
+
+
+def _print_summary(paths: PolicyPaths, specs: list, decimation: int, sim_dt: float | None) -> None:
+    rate = "unknown" if sim_dt is None else f"{1.0 / sim_dt:g} Hz"
+    print(f"exploy: wrote {paths.main} (decimation {decimation}, sim rate {rate})")
+    for spec in specs:
+        print(f"  {spec.kind.value:<7} {spec.name:<40} {list(spec.shape)} {spec.dtype}")
+    print(f"  debug graphs: {paths.default}, {paths.process_actions}")

@@ -1,0 +1,1 @@
+"""Run exploy policy files with onnxruntime + numpy (no torch, no rclpy)."""

@@ -1,0 +1,153 @@
+"""An onnxruntime session over an exploy policy file (no torch)."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import onnxruntime as ort
+
+from exploy.format.errors import PolicyFormatError
+from exploy.format.metadata import PolicyMetadata, parse_metadata
+from exploy.format.paths import PolicyPaths
+from exploy.runtime.errors import PolicyRuntimeError
+
+if TYPE_CHECKING:  # the runtime never imports torch
+    from exploy.exporter.core.actor import ExportableActor
+
+_ORT_DTYPES = {
+    "tensor(float)": np.dtype(np.float32),
+    "tensor(double)": np.dtype(np.float64),
+    "tensor(int32)": np.dtype(np.int32),
+    "tensor(int64)": np.dtype(np.int64),
+    "tensor(bool)": np.dtype(np.bool_),
+}
+
+
+class SessionWrapper:
+    """Run an exported policy file with onnxruntime.
+
+    Args:
+        onnx_folder: Folder holding the file.
+        onnx_file_name: File name inside ``onnx_folder``.
+        actor: The torch actor the file was exported from (used by ``evaluate``; inference
+            runs through the ONNX graph only).
+        optimize: Enable onnxruntime's extended graph optimisations and write the optimised
+            graph to ``debug/<stem>_optimized.onnx`` (for inspection only).
+
+    Raises:
+        PolicyFormatError: when the file is missing, corrupt or not ONNX.
+    """
+
+    def __init__(
+        self,
+        onnx_folder: str | pathlib.Path,
+        onnx_file_name: str,
+        actor: ExportableActor | None = None,
+        optimize: bool = True,
+    ) -> None:
+        paths = PolicyPaths.of(onnx_folder, onnx_file_name)
+        if not paths.main.is_file():
+            raise PolicyFormatError(f"Policy file not found: {paths.main}")
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        if optimize:
+            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+            paths.debug_dir.mkdir(parents=True, exist_ok=True)
+            options.optimized_model_filepath = str(paths.optimized)
+        try:
+            self.session = ort.InferenceSession(
+                str(paths.main), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as err:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise PolicyFormatError(f"onnxruntime cannot load {paths.main}: {err}") from err
+        self._paths = paths
+        self._actor = actor
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.output_names = [o.name for o in self.session.get_outputs()]
+        self.input_shapes = {i.name: tuple(i.shape) for i in self.session.get_inputs()}
+        self.input_dtypes = {
+            i.name: _ORT_DTYPES.get(i.type, np.dtype(np.float32)) for i in self.session.get_inputs()
+        }
+        self.metadata = self.session.get_modelmeta()
+        self._policy_metadata: PolicyMetadata | None = None
+        self._results: list[np.ndarray] | None = None
+
+    @property
+    def onnx_file_path(self) -> pathlib.Path:
+        """Path of the policy file."""
+        return self._paths.main
+
+    @property
+    def policy_metadata(self) -> PolicyMetadata:
+        """The typed exploy metadata (raises PolicyFormatError for a foreign file)."""
+        if self._policy_metadata is None:
+            self._policy_metadata = parse_metadata(self.metadata.custom_metadata_map)
+        return self._policy_metadata
+
+    def get_actor(self) -> ExportableActor | None:
+        """The torch actor given at construction, if any."""
+        return self._actor
+
+    def check_inputs(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Validate names, shapes and dtypes of ``inputs``; return the arrays to feed.
+
+        Raises:
+            PolicyRuntimeError: naming the unknown, missing or misshaped inputs.
+        """
+        unknown = sorted(set(inputs) - set(self.input_names))
+        missing = [n for n in self.input_names if n not in inputs]
+        if missing:
+            raise PolicyRuntimeError(f"Missing inputs {missing}; the file expects {self.input_names}")
+        if unknown:
+            raise PolicyRuntimeError(f"Unknown inputs {unknown}; the file expects {self.input_names}")
+        feed = {}
+        for name in self.input_names:
+            dtype = self.input_dtypes[name]
+            try:
+                value = np.asarray(inputs[name])
+                if value.dtype != dtype:
+                    if not np.can_cast(value.dtype, dtype, casting="same_kind"):
+                        raise TypeError(f"cannot cast {value.dtype} to {dtype}")
+                    value = value.astype(dtype)
+            except (TypeError, ValueError) as err:
+                raise PolicyRuntimeError(f"Input '{name}': {err}") from err
+            expected = self.input_shapes[name]
+            if len(value.shape) != len(expected) or any(
+                isinstance(e, int) and e != v for e, v in zip(expected, value.shape)
+            ):
+                raise PolicyRuntimeError(
+                    f"Input '{name}' has shape {value.shape}, the file expects {expected}"
+                )
+            feed[name] = value
+        return feed
+
+    def run(self, inputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
+        """Run one tick; return every output by name."""
+        return dict(zip(self.output_names, self(**inputs)))
+
+    def __call__(self, **kwargs: Any) -> list[np.ndarray]:
+        """Run one tick with inputs as keyword arguments; return outputs in file order."""
+        feed = self.check_inputs(kwargs)
+        self._results = self.session.run(self.output_names, feed)
+        return self._results
+
+    def get_output_value(self, output_name: str) -> np.ndarray:
+        """An output of the last run.
+
+        Raises:
+            KeyError: for an unknown output; PolicyRuntimeError before the first run.
+        """
+        if output_name not in self.output_names:
+            raise KeyError(f"Output '{output_name}' not in {self.output_names}")
+        if self._results is None:
+            raise PolicyRuntimeError("No results yet: run the session first")
+        return self._results[self.output_names.index(output_name)]
+
+    def reset(self) -> None:
+        """Forget the last results."""
+        self._results = None
