@@ -1,0 +1,1 @@
+"""The ``exploy`` command line: ``exploy export|inspect|record|replay``."""

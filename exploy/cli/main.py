@@ -1,0 +1,49 @@
+"""Entry point of the ``exploy`` command.
+
+Each subcommand lives in its own module ``exploy.cli.<name>`` exposing
+``add_parser(subparsers) -> None`` (which sets ``func`` on its parser) and is imported
+lazily, so ``exploy inspect`` on a robot never imports torch.
+Exit codes: 0 success, 1 a check failed (divergence, parity), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+SUBCOMMANDS = ("export", "inspect", "record", "replay")
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="exploy",
+        description="Export an RL environment and policy to one ONNX file, inspect it, "
+        "record simulation data to rosbag2 and replay it against the deployed policy.",
+    )
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers.required = True
+    for name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(f"exploy.cli.{name}")
+        except ModuleNotFoundError as err:
+            if err.name == f"exploy.cli.{name}":
+                continue  # subcommand not part of this build
+            raise
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``exploy`` with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return int(args.func(args) or EXIT_OK)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Step an exploy policy file tick by tick: memory and the step counter stay inside."""
+
+from __future__ import annotations
+
+import pathlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from exploy.format import names
+from exploy.format.metadata import ComponentSpec, PolicyMetadata
+from exploy.runtime.errors import PolicyRuntimeError
+from exploy.runtime.session import SessionWrapper
+
+
+@dataclass(frozen=True)
+class TickResult:
+    """What one tick produced.
+
+    Attributes:
+        step_count: The ``ctx.step_count`` the tick ran with.
+        policy_step: True when the Default path ran (observations + actor).
+        outputs: External outputs by component name.
+        actions: Raw actions (Default ticks only, else None).
+        obs: Observations (Default ticks only, else None).
+    """
+
+    step_count: int
+    policy_step: bool
+    outputs: dict[str, np.ndarray]
+    actions: np.ndarray | None
+    obs: np.ndarray | None
+
+
+class Policy:
+    """A loaded policy file plus its internal state (memory and ``ctx.step_count``).
+
+    Args:
+        path: The ``.onnx`` policy file.
+        optimize: Let onnxruntime write ``debug/<stem>_optimized.onnx``.
+        check_finite: Reject inputs holding NaN or Inf.
+
+    Raises:
+        PolicyFormatError: for a missing, corrupt or foreign file.
+    """
+
+    def __init__(self, path: str | pathlib.Path, *, optimize: bool = False, check_finite: bool = True) -> None:
+        path = pathlib.Path(path)
+        self.session = SessionWrapper(path.parent, path.name, optimize=optimize)
+        self.meta: PolicyMetadata = self.session.policy_metadata
+        self.check_finite = check_finite
+        self._inputs = self.meta.inputs
+        self._outputs = self.meta.outputs
+        self._memories = self.meta.memories
+        self._check_graph_matches_metadata()
+        self._output_names = [names.ACTIONS, names.OBS] + [
+            c.output_name for c in (*self._outputs, *self._memories)
+        ]
+        self._step_array = np.zeros((), dtype=np.int32)
+        self._memory: dict[str, np.ndarray] = {}
+        self.step_count = 0
+        self.reset()
+
+    # -- description ----------------------------------------------------------------------
+
+    @property
+    def path(self) -> pathlib.Path:
+        return self.session.onnx_file_path
+
+    @property
+    def decimation(self) -> int:
+        return self.meta.decimation
+
+    @property
+    def update_rate(self) -> float | None:
+        """Sim rate in Hz from the file, or None."""
+        return self.meta.update_rate
+
+    @property
+    def inputs(self) -> tuple[ComponentSpec, ...]:
+        """External inputs the caller feeds."""
+        return self._inputs
+
+    @property
+    def outputs(self) -> tuple[ComponentSpec, ...]:
+        """External outputs returned after every tick."""
+        return self._outputs
+
+    @property
+    def memory(self) -> dict[str, np.ndarray]:
+        """A copy of the current memory, by memory name."""
+        return {spec.name: self._memory[spec.input_name].copy() for spec in self._memories}
+
+    def is_policy_tick(self, step_count: int | None = None) -> bool:
+        """True when tick ``step_count`` (default: the next one) runs the Default path."""
+        count = self.step_count if step_count is None else step_count
+        return count % self.decimation == 0
+
+    # -- stepping -------------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """Zero the memory and the step counter."""
+        self._memory = {
+            spec.input_name: np.zeros(spec.shape, dtype=np.dtype(spec.dtype)) for spec in self._memories
+        }
+        self.step_count = 0
+
+    def step(self, inputs: Mapping[str, np.ndarray]) -> TickResult:
+        """Run one sim tick with the external ``inputs`` (by component name).
+
+        Raises:
+            PolicyRuntimeError: for unknown, missing, misshaped or non-finite inputs; the
+                internal state is left untouched.
+        """
+        feed = self._validated(inputs)
+        feed.update(self._memory)
+        self._step_array[...] = self.step_count
+        feed[names.STEP_COUNT] = self._step_array
+        results = self.session.session.run(self._output_names, feed)
+        policy_step = self.is_policy_tick()
+        by_name = dict(zip(self._output_names, results))
+        for spec in self._memories:
+            self._memory[spec.input_name] = by_name[spec.output_name]
+        result = TickResult(
+            step_count=self.step_count,
+            policy_step=policy_step,
+            outputs={spec.name: by_name[spec.name] for spec in self._outputs},
+            actions=by_name[names.ACTIONS] if policy_step else None,
+            obs=by_name[names.OBS] if policy_step else None,
+        )
+        self.step_count += 1
+        return result
+
+    def _validated(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if len(inputs) != len(self._inputs) or any(spec.name not in inputs for spec in self._inputs):
+            known = [spec.name for spec in self._inputs]
+            unknown = sorted(set(inputs) - set(known))
+            missing = [n for n in known if n not in inputs]
+            raise PolicyRuntimeError(
+                f"Inputs do not match the policy: missing {missing}, unknown {unknown}; "
+                f"expected exactly {known}"
+            )
+        feed = {}
+        for spec in self._inputs:
+            value = np.asarray(inputs[spec.name], dtype=spec.dtype)
+            if value.shape != spec.shape:
+                if value.size != spec.size:
+                    raise PolicyRuntimeError(
+                        f"Input '{spec.name}' has {value.size} values (shape {value.shape}); "
+                        f"the policy expects shape {spec.shape}"
+                    )
+                value = value.reshape(spec.shape)
+            if self.check_finite and value.dtype.kind == "f" and not np.isfinite(value).all():
+                raise PolicyRuntimeError(f"Input '{spec.name}' holds NaN or Inf: {value.reshape(-1)}")
+            feed[spec.name] = value
+        return feed
+
+    def _check_graph_matches_metadata(self) -> None:
+        expected = {c.input_name for c in (*self._inputs, *self._memories)} | {names.STEP_COUNT}
+        actual = set(self.session.input_names)
+        if expected != actual:
+            raise PolicyRuntimeError(
+                f"{self.path}: graph inputs {sorted(actual)} do not match the metadata index "
+                f"{sorted(expected)}; the file was edited or is corrupt, re-export it"
+            )
