@@ -1,0 +1,383 @@
+"""A small quadruped-like environment and two policies, in plain torch (no simulator).
+
+The example mirrors what a real legged-robot policy export needs: 12 named joints driven by a
+PD law at the sim rate (200 Hz), a floating base with an IMU (orientation quaternion and angular
+velocity), a velocity command, and observations built the way locomotion policies build them
+(projected gravity, scaled velocities, joint positions relative to defaults, last actions and a
+short joint-position history kept in memory).
+
+Component names follow the upstream exploy conventions, so the ROS node picks its typed adapters:
+
+- ``obj.robot.joints.pos`` / ``obj.robot.joints.vel`` (group metadata ``joint_names``)
+- ``obj.robot.base.w_Q_b`` (quaternion w, x, y, z) / ``obj.robot.base.ang_vel_b_rt_w_in_b``
+- ``cmd.se2_velocity.base_velocity`` (vx, vy, wz)
+- ``output.joint_targets.pd.effort`` / ``output.joint_targets.pd.pos`` (group metadata ``names``)
+
+Factories for the CLI: :func:`make_mlp_example` and :func:`make_lstm_example`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from exploy.examples.quadruped_sim import JOINT_NAMES, NUM_JOINTS, QuadrupedSim, SimConfig, quat_rotate_inverse
+from exploy.exporter.core.actor import ExportableActor, add_actor_memory
+from exploy.exporter.core.context_manager import Group, Input, Memory, Output
+from exploy.exporter.core.exportable_environment import ExportableEnvironment
+
+__all__ = [
+    "JOINT_NAMES",
+    "LeggedRobotConfig",
+    "LeggedRobotEnv",
+    "LstmActor",
+    "MlpActor",
+    "make_lstm_example",
+    "make_mlp_example",
+]
+
+
+@dataclass(frozen=True)
+class LeggedRobotConfig:
+    """Policy-side settings of the legged-robot example.
+
+    Attributes:
+        decimation: Sim ticks per policy step (200 Hz sim / 4 = 50 Hz policy).
+        episode_length: Policy steps after which the episode resets.
+        history_length: Policy steps of joint positions kept in the history observation.
+        action_scale: Joint target = default + action_scale * action (rad).
+        kp: PD stiffness (Nm/rad), same for every joint.
+        kd: PD damping (Nm s/rad), same for every joint.
+        effort_limits: Per-joint |effort| bound (Nm) for hip, thigh, calf, repeated per leg.
+        ang_vel_scale: Scale of the base angular velocity observation.
+        joint_vel_scale: Scale of the joint velocity observation.
+        command_scale: Scale of (vx, vy, wz) in the observation.
+    """
+
+    decimation: int = 4
+    episode_length: int = 50
+    history_length: int = 3
+    action_scale: float = 0.25
+    kp: float = 25.0
+    kd: float = 0.6
+    effort_limits: tuple[float, float, float] = (23.7, 23.7, 35.5)
+    ang_vel_scale: float = 0.25
+    joint_vel_scale: float = 0.05
+    command_scale: tuple[float, float, float] = (2.0, 2.0, 0.25)
+
+
+class LeggedRobotEnv(ExportableEnvironment):
+    """Exportable quadruped environment: PD-controlled joints, IMU base, velocity command.
+
+    Args:
+        sim_config: Settings of the simulated robot (time step, joint dynamics, commands).
+        config: Policy-side settings (decimation, scales, PD gains, episode length).
+
+    All inputs, outputs and memory are registered on :meth:`context_manager` in the
+    constructor. State tensors are updated in place, so the registered callbacks always return
+    the very tensors the observation and action code reads.
+    """
+
+    def __init__(
+        self,
+        *,
+        sim_config: SimConfig | None = None,
+        config: LeggedRobotConfig | None = None,
+    ) -> None:
+        super().__init__()
+        self.cfg = config if config is not None else LeggedRobotConfig()
+        if self.cfg.decimation < 1 or self.cfg.episode_length < 1 or self.cfg.history_length < 1:
+            raise ValueError(f"decimation, episode_length and history_length must be >= 1: {self.cfg}")
+        self.sim = QuadrupedSim(sim_config if sim_config is not None else SimConfig())
+
+        self._gravity_w = torch.tensor([[0.0, 0.0, -1.0]])
+        self._command_scale = torch.tensor([self.cfg.command_scale])
+        self._effort_limit = torch.tensor([list(self.cfg.effort_limits) * 4])
+
+        n = NUM_JOINTS
+        # Memory: persists across policy steps inside the exported graph.
+        self.last_actions = torch.zeros(1, n)
+        self.joint_pos_target = torch.zeros(1, n)
+        self.joint_pos_history = torch.zeros(1, n * self.cfg.history_length)
+        # Outputs written by apply_actions() at the sim rate.
+        self.joint_effort = torch.zeros(1, n)
+        self.joint_pos_command = torch.zeros(1, n)
+
+        self._episode_step = 0
+        self._hook_update: Callable[[], None] | None = None
+        self._hook_reset: Callable[[], None] | None = None
+        self._hook_substep: Callable[[int], None] | None = None
+
+        self._reset_buffers()
+        self._register_components()
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def sim_dt(self) -> float:
+        """Sim time step in seconds (the exported ``update_rate`` is ``1 / sim_dt``)."""
+        return self.sim.cfg.dt
+
+    @property
+    def decimation(self) -> int:
+        return self.cfg.decimation
+
+    @property
+    def episode_step(self) -> int:
+        """Policy steps taken since the last reset."""
+        return self._episode_step
+
+    def _reset_buffers(self) -> None:
+        self._episode_step = 0
+        self.last_actions.zero_()
+        self.joint_pos_target[:] = self.sim.default_joint_pos
+        rel = self.sim.joint_pos - self.sim.default_joint_pos
+        self.joint_pos_history[:] = rel.repeat(1, self.cfg.history_length)
+        self.joint_effort.zero_()
+        self.joint_pos_command[:] = self.joint_pos_target
+
+    def reset(self) -> torch.Tensor:
+        """Restore the initial state of robot and buffers; returns the first observations."""
+        self.sim.reset()
+        self._reset_buffers()
+        return self.compute_observations()
+
+    def _register_components(self) -> None:
+        sim = self.sim
+        cm = self.context_manager()
+        cm.add_group(
+            Group(
+                name="obj.robot.joints",
+                items=[
+                    Input(name="pos", get_from_env_cb=lambda: sim.joint_pos),
+                    Input(name="vel", get_from_env_cb=lambda: sim.joint_vel),
+                ],
+                metadata={"joint_names": list(JOINT_NAMES)},
+            )
+        )
+        cm.add_group(
+            Group(
+                name="obj.robot.base",
+                items=[
+                    Input(name="w_Q_b", get_from_env_cb=lambda: sim.base_quat),
+                    Input(name="ang_vel_b_rt_w_in_b", get_from_env_cb=lambda: sim.base_ang_vel),
+                ],
+            )
+        )
+        cm.add_component(
+            Input(
+                name="cmd.se2_velocity.base_velocity",
+                get_from_env_cb=lambda: sim.command,
+                metadata={"description": "Base velocity command (vx, vy, wz) in the base frame."},
+            )
+        )
+        cm.add_group(
+            Group(
+                name="output.joint_targets.pd",
+                items=[
+                    Output(name="effort", get_from_env_cb=lambda: self.joint_effort),
+                    Output(name="pos", get_from_env_cb=lambda: self.joint_pos_command),
+                ],
+                metadata={"names": list(JOINT_NAMES)},
+            )
+        )
+        cm.add_components(
+            [
+                Memory(name="last_actions", get_from_env_cb=lambda: self.last_actions),
+                Memory(name="joint_pos_target", get_from_env_cb=lambda: self.joint_pos_target),
+                Memory(name="joint_pos_history", get_from_env_cb=lambda: self.joint_pos_history),
+            ]
+        )
+
+    # -- traced: observations and actions ---------------------------------------------------
+
+    def projected_gravity(self) -> torch.Tensor:
+        """World gravity direction (0, 0, -1) expressed in the base frame, shape (1, 3)."""
+        return quat_rotate_inverse(self.sim.base_quat, self._gravity_w)
+
+    def compute_observations(self) -> torch.Tensor:
+        sim = self.sim
+        return torch.cat(
+            [
+                sim.base_ang_vel * self.cfg.ang_vel_scale,
+                self.projected_gravity(),
+                sim.command * self._command_scale,
+                sim.joint_pos - sim.default_joint_pos,
+                sim.joint_vel * self.cfg.joint_vel_scale,
+                self.last_actions,
+                self.joint_pos_history,
+            ],
+            dim=-1,
+        )
+
+    def process_actions(self, actions: torch.Tensor) -> None:
+        """Store the actions, set the joint targets and push the current joints into the history."""
+        sim = self.sim
+        self.last_actions[:] = actions
+        self.joint_pos_target[:] = sim.default_joint_pos + self.cfg.action_scale * actions
+        self.joint_pos_history[:] = torch.cat(
+            [self.joint_pos_history[:, NUM_JOINTS:], sim.joint_pos - sim.default_joint_pos], dim=-1
+        )
+
+    def clamped_target(self) -> torch.Tensor:
+        """The joint position targets clamped to the joint position limits."""
+        return torch.minimum(torch.maximum(self.joint_pos_target, self.sim.joint_pos_lower), self.sim.joint_pos_upper)
+
+    def pd_effort(self, target: torch.Tensor) -> torch.Tensor:
+        """PD effort towards ``target`` from the current joint state, clamped to the effort limits."""
+        sim = self.sim
+        effort = self.cfg.kp * (target - sim.joint_pos) - self.cfg.kd * sim.joint_vel
+        return torch.minimum(torch.maximum(effort, -self._effort_limit), self._effort_limit)
+
+    def apply_actions(self) -> None:
+        """PD law at sim rate: reads the target Memory and the current joint state."""
+        # Derive the outputs from an expression, never `buf[:] = memory_tensor`: torch's
+        # TorchScript ONNX export drops the earlier in-place write to a Memory tensor that is
+        # then copied verbatim (warning "Removing mutation from node aten::copy_ on block input").
+        target = self.clamped_target()
+        self.joint_effort[:] = self.pd_effort(target)
+        self.joint_pos_command[:] = target
+
+    # -- evaluation loop --------------------------------------------------------------------
+
+    def register_evaluation_hooks(
+        self,
+        update: Callable[[], None],
+        reset: Callable[[], None],
+        evaluate_substep: Callable[[int], None],
+    ) -> None:
+        """Store the evaluator's callbacks; :meth:`step` calls them (see there for the order)."""
+        self._hook_update = update
+        self._hook_reset = reset
+        self._hook_substep = evaluate_substep
+
+    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        """Advance one policy step.
+
+        Order: ``process_actions(actions)``; then per sim tick ``i``: ``apply_actions()``,
+        ``evaluate_substep(i)``, physics tick, ``update()``. After ``episode_length`` policy steps
+        the state is reset and ``reset()`` is called, followed by ``update()``.
+
+        Returns:
+            The next observations and whether the episode was reset.
+        """
+        self.process_actions(actions)
+        for i in range(self.cfg.decimation):
+            self.apply_actions()
+            if self._hook_substep is not None:
+                self._hook_substep(i)
+            self.sim.step(self.joint_effort)
+            if self._hook_update is not None:
+                self._hook_update()
+        self._episode_step += 1
+        done = self._episode_step >= self.cfg.episode_length
+        if done:
+            self.sim.reset()
+            self._reset_buffers()
+            if self._hook_reset is not None:
+                self._hook_reset()
+            if self._hook_update is not None:
+                self._hook_update()
+        return self.compute_observations(), done
+
+    # -- export -----------------------------------------------------------------------------
+
+    def prepare_export(self) -> None:
+        """Nothing to prepare: every tensor the graph reads is registered at construction."""
+
+    def empty_actor_observations(self) -> torch.Tensor:
+        return torch.zeros(1, len(self.get_observation_names()))
+
+    def empty_actions(self) -> torch.Tensor:
+        return torch.zeros(1, NUM_JOINTS)
+
+    def metadata(self) -> dict[str, str]:
+        return {"robot": "exploy_quadruped", "example": "exploy.examples.legged_robot"}
+
+    def get_observation_names(self) -> list[str]:
+        names = [f"base_ang_vel_{a}" for a in "xyz"]
+        names += [f"projected_gravity_{a}" for a in "xyz"]
+        names += ["cmd_vx", "cmd_vy", "cmd_wz"]
+        names += [f"joint_pos_rel_{j}" for j in JOINT_NAMES]
+        names += [f"joint_vel_{j}" for j in JOINT_NAMES]
+        names += [f"last_action_{j}" for j in JOINT_NAMES]
+        for lag in range(self.cfg.history_length, 0, -1):  # oldest first
+            names += [f"joint_pos_rel_lag{lag}_{j}" for j in JOINT_NAMES]
+        return names
+
+    def observations_reset(self) -> torch.Tensor:
+        """Observations of the current state, without resetting it.
+
+        The evaluator reads the memory before calling this, so it must not change the state;
+        call :meth:`reset` to restore the initial state.
+        """
+        return self.compute_observations()
+
+
+class MlpActor(ExportableActor):
+    """Feed-forward policy: ELU MLP from observations to joint actions."""
+
+    def __init__(self, num_obs: int, num_act: int, hidden: tuple[int, ...] = (64, 64)) -> None:
+        super().__init__()
+        layers: list[torch.nn.Module] = []
+        dim = num_obs
+        for width in hidden:
+            layers += [torch.nn.Linear(dim, width), torch.nn.ELU()]
+            dim = width
+        layers.append(torch.nn.Linear(dim, num_act))
+        self.net = torch.nn.Sequential(*layers)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.net(obs)
+
+
+class LstmActor(ExportableActor):
+    """Recurrent policy: one LSTM layer then an MLP head; the (h, c) state persists."""
+
+    def __init__(self, num_obs: int, num_act: int, hidden_size: int = 32) -> None:
+        super().__init__()
+        self.rnn = torch.nn.LSTM(input_size=num_obs, hidden_size=hidden_size, num_layers=1)
+        self.head = MlpActor(hidden_size, num_act, hidden=(32,))
+        self._state: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def reset(self, dones: torch.Tensor) -> None:
+        """Zero the hidden state of the batch entries flagged in ``dones`` (shape (batch,))."""
+        if self._state is None:
+            return
+        for state in self._state:
+            state[:, dones, :] = 0.0
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        rnn_out, self._state = self.rnn(obs.unsqueeze(dim=0), self._state)
+        return self.head(rnn_out.squeeze(dim=0))
+
+    def get_state(self) -> tuple[torch.Tensor, ...] | None:
+        return self._state
+
+
+def _seeded(seed: int, build: Callable[[], torch.nn.Module]) -> torch.nn.Module:
+    """Build a module under ``torch.manual_seed(seed)`` without disturbing the global RNG."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return build()
+
+
+def make_mlp_example(seed: int = 0) -> tuple[LeggedRobotEnv, MlpActor]:
+    """The legged-robot environment with a deterministic MLP policy (eval mode)."""
+    env = LeggedRobotEnv()
+    num_obs = env.empty_actor_observations().shape[-1]
+    actor = _seeded(seed, lambda: MlpActor(num_obs, NUM_JOINTS)).eval()
+    return env, actor
+
+
+def make_lstm_example(seed: int = 0) -> tuple[LeggedRobotEnv, LstmActor]:
+    """The legged-robot environment with a deterministic LSTM policy, its state registered as memory."""
+    env = LeggedRobotEnv()
+    num_obs = env.empty_actor_observations().shape[-1]
+    actor = _seeded(seed, lambda: LstmActor(num_obs, NUM_JOINTS)).eval()
+    with torch.no_grad():
+        actor(env.empty_actor_observations())  # creates the (h, c) state tensors
+    add_actor_memory(context_manager=env.context_manager(), get_hidden_states_func=actor.get_state)
+    return env, actor
