@@ -1,0 +1,436 @@
+"""Which ROS topics a policy node subscribes to and publishes, computed from the policy metadata.
+
+Every input and output component of a policy is bound to one field of one topic's message
+(:class:`FieldBinding`); components sharing a topic share one message (:class:`TopicSpec`), e.g.
+joint positions and velocities both come from one ``sensor_msgs/msg/JointState``. Memory
+components never get a topic, and inputs named ``ctx.*`` (the tick counter) are fed by the
+runtime itself (:attr:`TopicMap.runtime_inputs`).
+
+Default rules, applied without a mapping file (``<in>``/``<out>`` are the input/output prefixes,
+``~/input`` and ``~/output`` by default):
+
+- ``obj.<art>.joints.pos|vel|effort`` -> JointState ``position|velocity|effort`` on
+  ``<in>/obj/<art>/joints``; joint names from the metadata key ``joint_names`` (or ``names``) of
+  the component or its group.
+- ``obj.<art>.<body>.w_Q_b`` / ``.ang_vel_b_rt_w_in_b`` -> Imu ``orientation`` /
+  ``angular_velocity`` on ``<in>/obj/<art>/<body>/imu``.
+- ``sensor.imu.<name>.<item>`` -> Imu on ``<in>/sensor/imu/<name>``; ``<item>`` is recognised by
+  :data:`IMU_ITEMS`.
+- ``cmd.se2_velocity.<term>`` -> Twist ``se2`` (linear.x, linear.y, angular.z) on
+  ``<in>/cmd/se2_velocity/<term>``.
+- ``output.joint_targets.<term>.pos|vel|effort`` -> JointState on ``<out>/joint_targets/<term>``.
+- anything else -> Float32MultiArray ``data`` on ``<in>/a/b`` for input ``a.b`` and ``<out>/a/b``
+  for output ``a.b`` (a leading ``output.`` is dropped; characters not allowed in topic names
+  become ``_``).
+
+A JointState binding without joint names is an error (no silent fallback): the message's joints
+could not be put in the policy's order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from exploy.format import ComponentKind, ComponentSpec, PolicyMetadata
+from exploy.mapping.config import GROUP_OVERRIDE_KEYS, ComponentOverride, MappingConfig
+from exploy.mapping.errors import MappingError
+from exploy.mapping.fields import ADAPTERS, FLOAT32_MULTI_ARRAY, IMU, JOINT_STATE, TWIST
+
+Direction = Literal["input", "output"]
+
+RUNTIME_INPUT_PREFIX = "ctx."
+"""Inputs with this prefix are fed by the runtime (e.g. ``ctx.step_count``), not by a topic."""
+
+NAME_KEYS = ("joint_names", "names")
+"""Metadata keys holding joint names, in order of preference."""
+
+JOINT_ITEMS = {"pos": "position", "vel": "velocity", "effort": "effort"}
+"""Joint item name -> JointState field."""
+
+IMU_ITEMS = {
+    "orientation": ("w_Q_b", "quat", "quat_wxyz", "orientation"),
+    "angular_velocity": ("ang_vel", "ang_vel_b", "ang_vel_b_rt_w_in_b", "angular_velocity", "gyro"),
+    "linear_acceleration": ("lin_acc", "lin_acc_b", "linear_acceleration", "acc", "accel"),
+}
+"""Imu field -> the item names (last name token) recognised for it."""
+
+_IMU_ITEM_FIELD = {item: fld for fld, items in IMU_ITEMS.items() for item in items}
+
+_TOKEN = r"[^.]+"
+_RULES: tuple[tuple[Direction, re.Pattern[str], str, tuple[str, ...]], ...] = (
+    ("input", re.compile(rf"obj\.(?P<a>{_TOKEN})\.joints\.(?P<item>pos|vel|effort)"), JOINT_STATE,
+     ("obj", "{a}", "joints")),
+    ("input", re.compile(rf"obj\.(?P<a>{_TOKEN})\.(?P<b>{_TOKEN})\.(?P<item>w_Q_b|ang_vel_b_rt_w_in_b)"), IMU,
+     ("obj", "{a}", "{b}", "imu")),
+    ("input", re.compile(rf"sensor\.imu\.(?P<a>{_TOKEN})\.(?P<item>{'|'.join(_IMU_ITEM_FIELD)})"), IMU,
+     ("sensor", "imu", "{a}")),
+    ("input", re.compile(rf"cmd\.se2_velocity\.(?P<a>{_TOKEN})"), TWIST, ("cmd", "se2_velocity", "{a}")),
+    ("output", re.compile(rf"output\.joint_targets\.(?P<a>{_TOKEN})\.(?P<item>pos|vel|effort)"), JOINT_STATE,
+     ("joint_targets", "{a}")),
+)
+
+
+@dataclass(frozen=True)
+class FieldBinding:
+    """One component bound to one field of a topic's message.
+
+    Attributes:
+        component: Full component name (the graph input/output name).
+        field: Adapter field (see :mod:`exploy.mapping.fields`), e.g. ``"position"``.
+        names: Joint names, in the policy's order, for ``joint_state`` bindings; else None.
+        shape: Tensor shape, batch dimension included (what onnxruntime takes or gives).
+        dtype: numpy dtype name of the tensor.
+    """
+
+    component: str
+    field: str
+    names: tuple[str, ...] | None
+    shape: tuple[int, ...]
+    dtype: str = "float32"
+
+    @property
+    def size(self) -> int:
+        """Number of elements in the tensor."""
+        count = 1
+        for dim in self.shape:
+            count *= dim
+        return count
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic the node subscribes to (input) or publishes (output).
+
+    Attributes:
+        topic: Topic name as given (``~/`` names are relative to the node).
+        direction: ``"input"`` (subscribe) or ``"output"`` (publish).
+        msg_type: ROS message type, e.g. ``"sensor_msgs/msg/JointState"``.
+        adapter: Adapter name converting the message, e.g. ``"joint_state"``.
+        bindings: The components carried by the message, in policy order; no field twice.
+    """
+
+    topic: str
+    direction: Direction
+    msg_type: str
+    adapter: str
+    bindings: tuple[FieldBinding, ...]
+
+    @property
+    def components(self) -> tuple[str, ...]:
+        """Names of the components carried by this topic."""
+        return tuple(b.component for b in self.bindings)
+
+    @property
+    def names(self) -> tuple[str, ...] | None:
+        """Joint names of a published JointState (shared by all its bindings), else None."""
+        return self.bindings[0].names if self.adapter == JOINT_STATE else None
+
+    def binding(self, component: str) -> FieldBinding:
+        """The binding of ``component`` (KeyError when the topic does not carry it)."""
+        for bnd in self.bindings:
+            if bnd.component == component:
+                return bnd
+        raise KeyError(f"Topic '{self.topic}' carries no component '{component}' (it carries {list(self.components)})")
+
+
+@dataclass(frozen=True)
+class TopicMap:
+    """Every topic of a policy node.
+
+    Attributes:
+        inputs: Topics to subscribe to, one per message; together they feed every input
+            component except :attr:`runtime_inputs`.
+        outputs: Topics to publish.
+        runtime_inputs: Inputs the runtime feeds itself (``ctx.*``), with no topic.
+        disabled_outputs: Outputs the mapping file switched off (``enabled: false``).
+    """
+
+    inputs: tuple[TopicSpec, ...]
+    outputs: tuple[TopicSpec, ...]
+    runtime_inputs: tuple[str, ...] = ()
+    disabled_outputs: tuple[str, ...] = ()
+
+    @property
+    def topics(self) -> tuple[TopicSpec, ...]:
+        """Inputs then outputs."""
+        return self.inputs + self.outputs
+
+    def topic(self, name: str) -> TopicSpec:
+        """The topic called ``name`` (KeyError when unknown)."""
+        for spec in self.topics:
+            if spec.topic == name:
+                return spec
+        raise KeyError(f"No topic '{name}'. Topics: {[s.topic for s in self.topics]}")
+
+    def topic_of(self, component: str) -> TopicSpec:
+        """The topic carrying ``component`` (KeyError when it has none)."""
+        for spec in self.topics:
+            if component in spec.components:
+                return spec
+        raise KeyError(f"Component '{component}' has no topic")
+
+    def binding(self, component: str) -> FieldBinding:
+        """The binding of ``component`` (KeyError when it has no topic)."""
+        return self.topic_of(component).binding(component)
+
+    def describe(self) -> str:
+        """Human-readable table of the topics and their bindings (for logs and the CLI)."""
+        lines = []
+        for spec in self.topics:
+            lines.append(f"{spec.direction:<6} {spec.topic}  [{spec.msg_type}]")
+            for bnd in spec.bindings:
+                extra = f", {len(bnd.names)} joints" if bnd.names is not None else ""
+                lines.append(f"         {bnd.field:<20} <- {bnd.component} {list(bnd.shape)}{extra}")
+        for name in self.runtime_inputs:
+            lines.append(f"input  (runtime) {name}")
+        for name in self.disabled_outputs:
+            lines.append(f"output (disabled) {name}")
+        return "\n".join(lines)
+
+
+def _sanitize(token: str) -> str:
+    token = re.sub(r"[^A-Za-z0-9_]", "_", token) or "_"
+    return "_" + token if token[0].isdigit() else token
+
+
+def _topic(prefix: str, tokens: tuple[str, ...] | list[str]) -> str:
+    return "/".join([prefix.rstrip("/"), *(_sanitize(t) for t in tokens)])
+
+
+def _fallback_topic(comp: ComponentSpec, prefix: str) -> str:
+    tokens = comp.name.split(".")
+    if comp.kind is ComponentKind.OUTPUT and len(tokens) > 1 and tokens[0] == "output":
+        tokens = tokens[1:]
+    return _topic(prefix, tokens)
+
+
+def _item_field(adapter: str, item: str | None) -> str | None:
+    """The field an item name (last name token) selects for ``adapter``, when recognisable."""
+    if adapter == FLOAT32_MULTI_ARRAY:
+        return "data"
+    if adapter == TWIST:
+        return "se2"
+    if item is None:
+        return None
+    if adapter == JOINT_STATE:
+        return JOINT_ITEMS.get(item, item if item in ADAPTERS[JOINT_STATE].fields else None)
+    if adapter == IMU:
+        return _IMU_ITEM_FIELD.get(item)
+    return None
+
+
+def _default(comp: ComponentSpec, direction: Direction, prefix: str) -> tuple[str, str, str]:
+    """(adapter, field, topic) the default rules give ``comp``."""
+    for rule_dir, pattern, adapter, topic_tokens in _RULES:
+        match = pattern.fullmatch(comp.name) if rule_dir == direction else None
+        if match:
+            fld = _item_field(adapter, match.groupdict().get("item")) or "data"  # patterns admit known items only
+            return adapter, fld, _topic(prefix, [t.format(**match.groupdict()) for t in topic_tokens])
+    return FLOAT32_MULTI_ARRAY, "data", _fallback_topic(comp, prefix)
+
+
+def _group_chain(comp: ComponentSpec, meta: PolicyMetadata) -> list[str]:
+    """Names of the groups holding ``comp``, innermost first."""
+    chain: list[str] = []
+    name = comp.group
+    while name and name not in chain:
+        chain.append(name)
+        try:
+            name = meta.group(name).parent
+        except KeyError:
+            break
+    return chain
+
+
+def _metadata_names(comp: ComponentSpec, meta: PolicyMetadata) -> tuple[str, ...] | None:
+    sources: list[tuple[str, dict[str, Any] | None]] = [(comp.name, comp.metadata)]
+    for grp in _group_chain(comp, meta):
+        try:
+            sources.append((grp, meta.group(grp).metadata))
+        except KeyError:
+            pass
+    for owner, metadata in sources:
+        for key in NAME_KEYS:
+            if metadata and key in metadata:
+                value = metadata[key]
+                if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
+                    raise MappingError(f"Metadata '{key}' of '{owner}' must be a list of joint names, got {value!r}")
+                return tuple(value)
+    return None
+
+
+def _merged_override(comp: ComponentSpec, meta: PolicyMetadata, config: MappingConfig) -> ComponentOverride:
+    """Group overrides (outermost first, then inner) with the component's own override on top."""
+    merged: dict[str, Any] = {}
+    for grp in reversed(_group_chain(comp, meta)):
+        if grp in config.overrides:
+            ovr = config.overrides[grp]
+            merged.update({k: getattr(ovr, k) for k in GROUP_OVERRIDE_KEYS if getattr(ovr, k) is not None})
+    own = config.overrides.get(comp.name, ComponentOverride())
+    merged.update({k: v for k, v in own.__dict__.items() if v is not None})
+    return ComponentOverride(**merged)
+
+
+def _resolve(
+    comp: ComponentSpec, meta: PolicyMetadata, config: MappingConfig
+) -> tuple[Direction, str, str, FieldBinding] | None:
+    """(direction, topic, adapter, binding) of one component; None for a disabled output."""
+    direction: Direction = "input" if comp.kind is ComponentKind.INPUT else "output"
+    prefix = config.input_prefix if direction == "input" else config.output_prefix
+    where = f"{config.where}, components.{comp.name}"
+    default_adapter, default_field, default_topic = _default(comp, direction, prefix)
+    ovr = _merged_override(comp, meta, config)
+    if ovr.enabled is False:
+        if direction == "input":
+            raise MappingError(
+                f"{where}: 'enabled: false' is only allowed for outputs; the policy reads input "
+                f"'{comp.name}' every tick. Remove the key."
+            )
+        return None
+    if ovr.adapter is not None and ovr.adapter != default_adapter:
+        adapter = ovr.adapter
+        topic = ovr.topic or _fallback_topic(comp, prefix)
+        fld = ovr.field or _item_field(adapter, comp.name.rsplit(".", 1)[-1])
+        if fld is None:
+            raise MappingError(
+                f"{where}: cannot tell which field of adapter '{adapter}' component '{comp.name}' "
+                f"binds to; add 'field: <one of {list(ADAPTERS[adapter].fields)}>'."
+            )
+    else:
+        adapter, topic, fld = default_adapter, ovr.topic or default_topic, ovr.field or default_field
+    info = ADAPTERS[adapter]
+    if fld not in info.fields:
+        raise MappingError(
+            f"{where}: field '{fld}' does not exist for adapter '{adapter}' ({info.msg_type}); "
+            f"use one of {list(info.fields)} or set 'adapter'."
+        )
+    own = config.overrides.get(comp.name)
+    if own is not None and own.names is not None and adapter != JOINT_STATE:
+        raise MappingError(f"{where}: 'names' only applies to adapter '{JOINT_STATE}', not '{adapter}'. Remove it.")
+    names = None
+    if adapter == JOINT_STATE:
+        names = ovr.names or _metadata_names(comp, meta)
+        if names is None:
+            raise MappingError(
+                f"Component '{comp.name}' is bound to JointState field '{fld}' but has no joint names. "
+                f"Export it with metadata 'joint_names' on the component or its group "
+                f"{_group_chain(comp, meta) or '(none)'}, or in the {config.where} give it "
+                f"'names: [...]' or 'adapter: {FLOAT32_MULTI_ARRAY}'."
+            )
+    expected = info.expected_size(fld, names)
+    if expected is not None and comp.size != expected:
+        what = f"{len(names)} joint names" if names is not None else f"{info.msg_type} field '{fld}'"
+        raise MappingError(
+            f"Component '{comp.name}' has shape {list(comp.shape)} ({comp.size} values) but {what} "
+            f"need{'s' if names is None else ''} {expected}. Fix the component's metadata or map it "
+            f"to another adapter/field in the {config.where}."
+        )
+    return direction, topic, adapter, FieldBinding(comp.name, fld, names, tuple(comp.shape), comp.dtype)
+
+
+def _check_config_names(meta: PolicyMetadata, config: MappingConfig) -> None:
+    comps = {c.name: c for c in meta.components}
+    groups = {g.name for g in meta.groups}
+    for key, ovr in config.overrides.items():
+        comp = comps.get(key)
+        if comp is not None and comp.kind is ComponentKind.MEMORY:
+            raise MappingError(f"{config.where}: '{key}' is a memory component, kept inside the runtime; it has no topic. Remove it.")
+        if comp is not None and comp.kind is ComponentKind.INPUT and key.startswith(RUNTIME_INPUT_PREFIX):
+            raise MappingError(f"{config.where}: input '{key}' is fed by the runtime and has no topic. Remove it.")
+        if comp is None and key in groups:
+            bad = [k for k in ("adapter", "field") if getattr(ovr, k) is not None]
+            if bad:
+                raise MappingError(
+                    f"{config.where}: '{key}' is a group; only {list(GROUP_OVERRIDE_KEYS)} may be set for a "
+                    f"group, not {bad}. Set them on its members instead."
+                )
+        elif comp is None:
+            mappable = [c.name for c in meta.components if c.kind is not ComponentKind.MEMORY]
+            raise MappingError(
+                f"{config.where}: '{key}' is neither a component nor a group of this policy. "
+                f"Inputs/outputs: {mappable}; groups: {sorted(groups)}."
+            )
+
+
+def _assemble(entries: list[tuple[Direction, str, str, FieldBinding]]) -> list[TopicSpec]:
+    by_topic: dict[str, list[tuple[Direction, str, FieldBinding]]] = {}
+    for direction, topic, adapter, bnd in entries:
+        by_topic.setdefault(topic, []).append((direction, adapter, bnd))
+    specs = []
+    for topic, items in by_topic.items():
+        first_dir, first_adapter, first = items[0]
+        seen: dict[str, str] = {}
+        for direction, adapter, bnd in items:
+            if direction != first_dir:
+                raise MappingError(
+                    f"Topic '{topic}' is both subscribed ({first_dir} '{first.component}') and published "
+                    f"({direction} '{bnd.component}'). Give one of them another topic in the mapping file."
+                )
+            if adapter != first_adapter:
+                raise MappingError(
+                    f"Topic '{topic}' would carry two message types: '{first.component}' as "
+                    f"{ADAPTERS[first_adapter].msg_type} and '{bnd.component}' as {ADAPTERS[adapter].msg_type}. "
+                    "A topic has one type: map them to different topics."
+                )
+            if bnd.field in seen:
+                raise MappingError(
+                    f"Components '{seen[bnd.field]}' and '{bnd.component}' are both bound to field "
+                    f"'{bnd.field}' of topic '{topic}'. Map one of them to another topic or field."
+                )
+            seen[bnd.field] = bnd.component
+            if first_dir == "output" and adapter == JOINT_STATE and bnd.names != first.names:
+                raise MappingError(
+                    f"Outputs '{first.component}' and '{bnd.component}' share JointState topic '{topic}' "
+                    "but have different joint names; one message has one name list. Map them to different topics."
+                )
+        if first_dir == "output" and first_adapter == TWIST and "se2" in seen and len(seen) > 1:
+            raise MappingError(
+                f"Twist topic '{topic}': field 'se2' of '{seen['se2']}' overlaps 'linear'/'angular' of "
+                "another output. Map them to different topics."
+            )
+        specs.append(
+            TopicSpec(topic, first_dir, ADAPTERS[first_adapter].msg_type, first_adapter, tuple(b for _, _, b in items))
+        )
+    return specs
+
+
+def build_topic_map(meta: PolicyMetadata, config: MappingConfig | None = None) -> TopicMap:
+    """Compute the topics of a policy node from the policy metadata and an optional mapping file.
+
+    Args:
+        meta: The policy's metadata (:func:`exploy.format.read_metadata`).
+        config: Overrides from a mapping file (:func:`exploy.mapping.load_mapping_file`).
+
+    Raises:
+        MappingError: when the config names unknown or memory components, a JointState binding
+            has no joint names, a tensor does not fit its field, or two components clash on one
+            topic (two message types, same field, input and output).
+    """
+    config = config or MappingConfig()
+    _check_config_names(meta, config)
+    runtime: list[str] = []
+    disabled: list[str] = []
+    entries: list[tuple[Direction, str, str, FieldBinding]] = []
+    for comp in meta.components:
+        if comp.kind is ComponentKind.MEMORY:
+            continue
+        if comp.kind is ComponentKind.INPUT and comp.name.startswith(RUNTIME_INPUT_PREFIX):
+            runtime.append(comp.name)
+            continue
+        resolved = _resolve(comp, meta, config)
+        if resolved is None:
+            disabled.append(comp.name)
+        else:
+            entries.append(resolved)
+    specs = _assemble(entries)
+    return TopicMap(
+        inputs=tuple(s for s in specs if s.direction == "input"),
+        outputs=tuple(s for s in specs if s.direction == "output"),
+        runtime_inputs=tuple(runtime),
+        disabled_outputs=tuple(disabled),
+    )
+
+
+__all__ = ["Direction", "FieldBinding", "TopicMap", "TopicSpec", "build_topic_map"]
