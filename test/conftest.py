@@ -1,0 +1,8 @@
+"""Shared test set-up: the tutorial's code is importable as ``tutorial_code`` from every test."""
+
+import pathlib
+import sys
+
+_EXPORTER_TESTS = pathlib.Path(__file__).parent / "exporter"
+if str(_EXPORTER_TESTS) not in sys.path:
+    sys.path.insert(0, str(_EXPORTER_TESTS))
