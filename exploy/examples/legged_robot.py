@@ -23,7 +23,13 @@ from dataclasses import dataclass
 
 import torch
 
-from exploy.examples.quadruped_sim import JOINT_NAMES, NUM_JOINTS, QuadrupedSim, SimConfig, quat_rotate_inverse
+from exploy.examples.quadruped_sim import (
+    JOINT_NAMES,
+    NUM_JOINTS,
+    QuadrupedSim,
+    SimConfig,
+    quat_rotate_inverse,
+)
 from exploy.exporter.core.actor import ExportableActor, add_actor_memory
 from exploy.exporter.core.context_manager import Group, Input, Memory, Output
 from exploy.exporter.core.exportable_environment import ExportableEnvironment
@@ -223,7 +229,8 @@ class LeggedRobotEnv(ExportableEnvironment):
 
     def clamped_target(self) -> torch.Tensor:
         """The joint position targets clamped to the joint position limits."""
-        return torch.minimum(torch.maximum(self.joint_pos_target, self.sim.joint_pos_lower), self.sim.joint_pos_upper)
+        lower, upper = self.sim.joint_pos_lower, self.sim.joint_pos_upper
+        return torch.minimum(torch.maximum(self.joint_pos_target, lower), upper)
 
     def pd_effort(self, target: torch.Tensor) -> torch.Tensor:
         """PD effort towards ``target`` from the current joint state, clamped to the effort limits."""
