@@ -24,7 +24,8 @@ from __future__ import annotations
 import pathlib
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from types import MappingProxyType
 from typing import Any
 
@@ -82,7 +83,7 @@ class MappingConfig:
         source: Where the config came from (file path), quoted in error messages.
     """
 
-    overrides: Mapping[str, ComponentOverride] = field(default_factory=lambda: MappingProxyType({}))
+    overrides: Mapping[str, ComponentOverride] = dataclass_field(default_factory=lambda: MappingProxyType({}))
     input_prefix: str = DEFAULT_INPUT_PREFIX
     output_prefix: str = DEFAULT_OUTPUT_PREFIX
     source: str | None = None

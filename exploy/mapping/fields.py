@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
+from collections.abc import Mapping
 
 FLOAT32_MULTI_ARRAY = "float32_multi_array"
 JOINT_STATE = "joint_state"
