@@ -15,9 +15,9 @@ a *field* of that message:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from collections.abc import Mapping
 
 FLOAT32_MULTI_ARRAY = "float32_multi_array"
 JOINT_STATE = "joint_state"
