@@ -362,6 +362,7 @@ def _assemble(entries: list[tuple[Direction, str, str, FieldBinding]]) -> list[T
     for topic, items in by_topic.items():
         first_dir, first_adapter, first = items[0]
         seen: dict[str, str] = {}
+        seen_slots: dict[tuple[str, tuple[str, ...] | None], str] = {}
         for direction, adapter, bnd in items:
             if direction != first_dir:
                 raise MappingError(
@@ -374,12 +375,16 @@ def _assemble(entries: list[tuple[Direction, str, str, FieldBinding]]) -> list[T
                     f"{ADAPTERS[first_adapter].msg_type} and '{bnd.component}' as {ADAPTERS[adapter].msg_type}. "
                     "A topic has one type: map them to different topics."
                 )
-            if bnd.field in seen:
+            # Subscribed JointStates may feed several components from one field, each picking its own
+            # joints (e.g. two articulations on /joint_states); anything else must use distinct fields.
+            slot = (bnd.field, bnd.names if direction == "input" and adapter == JOINT_STATE else None)
+            if slot in seen_slots:
                 raise MappingError(
-                    f"Components '{seen[bnd.field]}' and '{bnd.component}' are both bound to field "
+                    f"Components '{seen_slots[slot]}' and '{bnd.component}' are both bound to field "
                     f"'{bnd.field}' of topic '{topic}'. Map one of them to another topic or field."
                 )
-            seen[bnd.field] = bnd.component
+            seen_slots[slot] = bnd.component
+            seen.setdefault(bnd.field, bnd.component)
             if first_dir == "output" and adapter == JOINT_STATE and bnd.names != first.names:
                 raise MappingError(
                     f"Outputs '{first.component}' and '{bnd.component}' share JointState topic '{topic}' "

@@ -213,3 +213,15 @@ def test_rosbags_round_trip_through_cdr(make_spec, values):
     decoded = TopicDecoder(make_spec("input"))(back)
     for name, expected in values.items():
         np.testing.assert_allclose(decoded[name], expected, rtol=1e-6)
+
+
+def test_one_joint_state_feeds_two_articulations():
+    jspec = spec(
+        "joint_state", "sensor_msgs/msg/JointState",
+        FieldBinding("arm.pos", "position", ("a1", "a2"), (1, 2)),
+        FieldBinding("leg.pos", "position", ("l2", "l1"), (1, 2)),
+    )
+    msg = joint_state(["l1", "a2", "l2", "a1"], [1.0, 2.0, 3.0, 4.0], [0.0] * 4)
+    out = TopicDecoder(jspec)(msg)
+    np.testing.assert_array_equal(out["arm.pos"], [[4.0, 2.0]])
+    np.testing.assert_array_equal(out["leg.pos"], [[3.0, 1.0]])

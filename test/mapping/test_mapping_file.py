@@ -197,6 +197,18 @@ def test_inconsistent_mapping_is_rejected_at_build(tmp_path, text, match):
         build(tmp_path, text)
 
 
+def test_two_articulations_can_read_one_joint_states_topic():
+    meta = PolicyMetadata("0.1.0", 1, None, (
+        comp("obj.arm.joints.pos", metadata={"joint_names": ["a1", "a2", "a3"]}),
+        comp("obj.leg.joints.pos", metadata={"joint_names": ["l1", "l2", "l3"]}),
+    ))
+    config = parse_mapping({"components": {"obj.arm.joints.pos": {"topic": "/joint_states"},
+                                           "obj.leg.joints.pos": {"topic": "/joint_states"}}})
+    spec = build_topic_map(meta, config).topic("/joint_states")
+    assert [(b.field, b.names) for b in spec.bindings] == [("position", ("a1", "a2", "a3")),
+                                                          ("position", ("l1", "l2", "l3"))]
+
+
 def test_published_joint_states_sharing_a_topic_need_one_name_list(tmp_path):
     meta = PolicyMetadata("0.1.0", 1, None, (
         comp("output.joint_targets.a.pos", OUT, metadata={"names": ["x", "y", "z"]}),
