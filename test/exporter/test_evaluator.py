@@ -104,3 +104,20 @@ def test_output_computed_differently_at_sim_rate_is_caught(tmp_path):
     # The file outputs the baked constant 2 where the env keeps 3 * a + 2.
     m = report.mismatches[0]
     assert m.actual == pytest.approx(2.0)
+
+
+def test_memory_is_read_after_observations_reset(tmp_path):
+    class ResettingEnv(ExportableEnv):
+        def observations_reset(self):
+            self.env._actions[:] = 0.0
+            self.env._processed_action[:] = 0.0
+            return self.env.compute_obs()
+
+    exp_env = ResettingEnv(env=__import__("tutorial_variants").RegisteredEnvironment(DataSource()))
+    register_tutorial_components(exp_env, processed_as_memory=True)
+    exp_env.env._actions[:] = 5.0  # stale state that observations_reset() clears
+    actor = _actor(exp_env)
+    session = _export(exp_env, actor, tmp_path)
+    with torch.inference_mode():
+        report = run_evaluation(exp_env, exp_env.context_manager(), session, 3)
+    assert report.ok, report.summary()

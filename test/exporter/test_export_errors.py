@@ -182,3 +182,41 @@ def test_registered_variant_does_not_warn(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error", SimRateWarning)
         export_environment_as_onnx(env=exp_env, actor=_actor(exp_env), path=tmp_path)
+
+
+class _CopyThroughEnv(ExportableEnv):
+    """process_actions writes a Memory in place; apply_actions copies it unchanged to an Output.
+
+    torch's TorchScript ONNX pass drops that write ("Removing mutation ... on block input"):
+    the exporter must notice by checking the file against an eager run.
+    """
+
+    def __init__(self):
+        super().__init__(env=Environment(DataSource()))
+        self.target = torch.zeros(1, 2)
+        self.cmd = torch.zeros(1, 2)
+        cm = self.context_manager()
+        cm.add_component(Input(name="foo", get_from_env_cb=lambda: self.env.data_source.foo))
+        cm.add_component(Memory(name="target", get_from_env_cb=lambda: self.target))
+        cm.add_component(Output(name="cmd", get_from_env_cb=lambda: self.cmd))
+
+    def compute_observations(self):
+        return self.env.data_source.foo[:, :2] * 1.0
+
+    def empty_actor_observations(self):
+        return torch.zeros(1, 2)
+
+    def get_observation_names(self):
+        return ["foo_0", "foo_1"]
+
+    def process_actions(self, actions):
+        self.target[:] = 3.0 * actions
+
+    def apply_actions(self):
+        self.cmd[:] = self.target
+
+
+def test_mutation_dropped_by_tracer_is_an_error(tmp_path):
+    exp_env = _CopyThroughEnv()
+    with pytest.raises(ExportError, match=r"default path disagrees.*'cmd'.*clone\(\)"):
+        export_environment_as_onnx(env=exp_env, actor=torch.nn.Linear(2, 2), path=tmp_path)

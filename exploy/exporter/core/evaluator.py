@@ -184,6 +184,7 @@ def run_evaluation(
     env.register_evaluation_hooks(side.on_update, side.on_reset, side.on_substep)
     actor = session_wrapper.get_actor()
     obs = env.observations_reset()
+    side.memory = side.memory_from_env()  # after observations_reset(), which may reset state
     for step in tqdm(range(num_steps), desc="evaluate", unit="step", disable=not verbose):
         side.step = step
         side.inputs = None

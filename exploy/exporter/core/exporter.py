@@ -129,6 +129,8 @@ def export_environment_as_onnx(
     probe_inputs = cm.get_inputs(to_numpy=True)
     traced = _TracedPolicy(env, actor).eval()
     output_names = [names.ACTIONS, names.OBS, *cm.get_output_names()]
+    eager: dict[ExportMode, list[np.ndarray]] = {}
+    trace_notes: list[str] = []
     for mode, target in (
         (ExportMode.ProcessActions, paths.process_actions),
         (ExportMode.Default, paths.default),
@@ -136,10 +138,10 @@ def export_environment_as_onnx(
         _restore(cm, snapshot)
         env.prepare_export()
         traced.mode = mode
-        _dry_run(traced, cm, mode)
+        eager[mode] = _dry_run(traced, cm, mode)
         _restore(cm, snapshot)
         env.prepare_export()
-        _trace(traced, cm, target, output_names, opset_version, mode)
+        trace_notes += _trace(traced, cm, target, output_names, opset_version, mode)
     _restore(cm, snapshot)
 
     default_model = onnx.load(str(paths.default))
@@ -156,6 +158,7 @@ def export_environment_as_onnx(
     _set_metadata(default_model, props)
     onnx.save(default_model, str(paths.default))
 
+    _check_against_eager(paths.main, probe_inputs, output_names, eager, decimation, trace_notes)
     if probe and decimation > 1:
         probe_sim_rate_outputs(paths.main, probe_inputs, [e.output_name for e in cm.outputs()])
     if verbose:
@@ -239,12 +242,13 @@ def _restore(cm: ContextManager, snapshot: dict[str, torch.Tensor]) -> None:
             current.copy_(saved)
 
 
-def _dry_run(traced: _TracedPolicy, cm: ContextManager, mode: ExportMode) -> None:
-    """Run the path once eagerly so shape errors surface with a clear message before tracing."""
+def _dry_run(traced: _TracedPolicy, cm: ContextManager, mode: ExportMode) -> list[np.ndarray]:
+    """Run the path once eagerly: shape errors surface before tracing, and the outputs are
+    the reference the exported graph is checked against."""
     traced.check_shapes = True
     try:
         with torch.no_grad():
-            traced(cm.get_inputs())
+            return [t.detach().cpu().numpy().copy() for t in traced(cm.get_inputs())]
     except ExportError:
         raise
     except Exception as err:
@@ -260,7 +264,8 @@ def _trace(
     output_names: list[str],
     opset_version: int,
     mode: ExportMode,
-) -> None:
+) -> list[str]:
+    """Trace one path into ``target``; return torch's notes about mutations it dropped."""
     inputs = cm.get_inputs()
     with warnings.catch_warnings(record=True) as caught, torch.no_grad():
         warnings.simplefilter("always")
@@ -285,10 +290,43 @@ def _trace(
                 f"Tracing the {mode.value} path failed: {err}. compute_observations(), "
                 "process_actions() and apply_actions() must use traceable torch ops only."
             ) from err
-    _check_trace_warnings(caught, mode)
+    return _check_trace_warnings(caught, mode)
 
 
-def _check_trace_warnings(caught: list[warnings.WarningMessage], mode: ExportMode) -> None:
+def _check_against_eager(
+    policy: pathlib.Path,
+    inputs: dict[str, np.ndarray],
+    output_names: list[str],
+    eager: dict[ExportMode, list[np.ndarray]],
+    decimation: int,
+    trace_notes: list[str],
+) -> None:
+    """Run the written file on the export-time inputs and compare with the eager runs."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(policy), providers=["CPUExecutionProvider"])
+    ticks = [(ExportMode.Default, 0)] + ([(ExportMode.ProcessActions, 1)] if decimation > 1 else [])
+    for mode, tick in ticks:
+        feed = {**inputs, names.STEP_COUNT: np.array(tick, dtype=np.int32)}
+        got = session.run(output_names, feed)
+        wrong = [
+            name
+            for name, expected, actual in zip(output_names, eager[mode], got)
+            if not np.allclose(actual, expected, rtol=1e-4, atol=1e-5, equal_nan=True)
+        ]
+        if wrong:
+            hint = ("\n  torch said: " + "\n  torch said: ".join(trace_notes)) if trace_notes else ""
+            raise ExportError(
+                f"The exported {mode.value} path disagrees with running the environment eagerly "
+                f"on the same inputs for {wrong}. The tracer lost part of the computation, "
+                "typically an in-place write to a Memory/Input tensor that is later copied "
+                "unchanged (`buf[:] = memory`); derive a new tensor instead "
+                f"(`buf[:] = memory.clone()`).{hint}"
+            )
+
+
+def _check_trace_warnings(caught: list[warnings.WarningMessage], mode: ExportMode) -> list[str]:
+    notes = []
     untraceable = []
     torch_dir = str(pathlib.Path(torch.__file__).parent)
     for item in caught:
@@ -302,6 +340,9 @@ def _check_trace_warnings(caught: list[warnings.WarningMessage], mode: ExportMod
             continue
         if "TorchScript-based ONNX export" in text:
             continue
+        if "Removing mutation" in text:
+            notes.append(f"{mode.value}: {text.splitlines()[0]}")
+            continue
         if issubclass(item.category, torch.jit.TracerWarning) and "Converting a tensor to a" in text:
             untraceable.append(f"{item.filename}:{item.lineno}: {text.splitlines()[0]}")
         else:
@@ -312,6 +353,7 @@ def _check_trace_warnings(caught: list[warnings.WarningMessage], mode: ExportMod
             "constants. Use torch ops instead (no .item(), .tolist(), .numpy(), or `if tensor`):\n  "
             + "\n  ".join(untraceable)
         )
+    return notes
 
 
 def _value_info(name: str, spec: Any) -> onnx.ValueInfoProto:
