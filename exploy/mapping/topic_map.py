@@ -6,69 +6,27 @@ joint positions and velocities both come from one ``sensor_msgs/msg/JointState``
 components never get a topic, and inputs named ``ctx.*`` (the tick counter) are fed by the
 runtime itself (:attr:`TopicMap.runtime_inputs`).
 
-Default rules, applied without a mapping file (``<in>``/``<out>`` are the input/output prefixes,
-``~/input`` and ``~/output`` by default):
-
-- ``obj.<art>.joints.pos|vel|effort`` -> JointState ``position|velocity|effort`` on
-  ``<in>/obj/<art>/joints``; joint names from the metadata key ``joint_names`` (or ``names``) of
-  the component or its group.
-- ``obj.<art>.<body>.w_Q_b`` / ``.ang_vel_b_rt_w_in_b`` -> Imu ``orientation`` /
-  ``angular_velocity`` on ``<in>/obj/<art>/<body>/imu``.
-- ``sensor.imu.<name>.<item>`` -> Imu on ``<in>/sensor/imu/<name>``; ``<item>`` is recognised by
-  :data:`IMU_ITEMS`.
-- ``cmd.se2_velocity.<term>`` -> Twist ``se2`` (linear.x, linear.y, angular.z) on
-  ``<in>/cmd/se2_velocity/<term>``.
-- ``output.joint_targets.<term>.pos|vel|effort`` -> JointState on ``<out>/joint_targets/<term>``.
-- anything else -> Float32MultiArray ``data`` on ``<in>/a/b`` for input ``a.b`` and ``<out>/a/b``
-  for output ``a.b`` (a leading ``output.`` is dropped; characters not allowed in topic names
-  become ``_``).
-
-A JointState binding without joint names is an error (no silent fallback): the message's joints
-could not be put in the policy's order.
+The default rules live in :mod:`exploy.mapping.rules`; a mapping file overrides them
+(:mod:`exploy.mapping.config`).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from exploy.format import ComponentKind, ComponentSpec, PolicyMetadata
 from exploy.mapping.config import GROUP_OVERRIDE_KEYS, ComponentOverride, MappingConfig
 from exploy.mapping.errors import MappingError
-from exploy.mapping.fields import ADAPTERS, FLOAT32_MULTI_ARRAY, IMU, JOINT_STATE, TWIST
-
-Direction = Literal["input", "output"]
-
-RUNTIME_INPUT_PREFIX = "ctx."
-"""Inputs with this prefix are fed by the runtime (e.g. ``ctx.step_count``), not by a topic."""
-
-NAME_KEYS = ("joint_names", "names")
-"""Metadata keys holding joint names, in order of preference."""
-
-JOINT_ITEMS = {"pos": "position", "vel": "velocity", "effort": "effort"}
-"""Joint item name -> JointState field."""
-
-IMU_ITEMS = {
-    "orientation": ("w_Q_b", "quat", "quat_wxyz", "orientation"),
-    "angular_velocity": ("ang_vel", "ang_vel_b", "ang_vel_b_rt_w_in_b", "angular_velocity", "gyro"),
-    "linear_acceleration": ("lin_acc", "lin_acc_b", "linear_acceleration", "acc", "accel"),
-}
-"""Imu field -> the item names (last name token) recognised for it."""
-
-_IMU_ITEM_FIELD = {item: fld for fld, items in IMU_ITEMS.items() for item in items}
-
-_TOKEN = r"[^.]+"
-_RULES: tuple[tuple[Direction, re.Pattern[str], str, tuple[str, ...]], ...] = (
-    ("input", re.compile(rf"obj\.(?P<a>{_TOKEN})\.joints\.(?P<item>pos|vel|effort)"), JOINT_STATE,
-     ("obj", "{a}", "joints")),
-    ("input", re.compile(rf"obj\.(?P<a>{_TOKEN})\.(?P<b>{_TOKEN})\.(?P<item>w_Q_b|ang_vel_b_rt_w_in_b)"), IMU,
-     ("obj", "{a}", "{b}", "imu")),
-    ("input", re.compile(rf"sensor\.imu\.(?P<a>{_TOKEN})\.(?P<item>{'|'.join(_IMU_ITEM_FIELD)})"), IMU,
-     ("sensor", "imu", "{a}")),
-    ("input", re.compile(rf"cmd\.se2_velocity\.(?P<a>{_TOKEN})"), TWIST, ("cmd", "se2_velocity", "{a}")),
-    ("output", re.compile(rf"output\.joint_targets\.(?P<a>{_TOKEN})\.(?P<item>pos|vel|effort)"), JOINT_STATE,
-     ("joint_targets", "{a}")),
+from exploy.mapping.fields import ADAPTERS, FLOAT32_MULTI_ARRAY, JOINT_STATE, TWIST
+from exploy.mapping.rules import (
+    RUNTIME_INPUT_PREFIX,
+    Direction,
+    default_binding,
+    fallback_topic,
+    group_chain,
+    item_field,
+    metadata_names,
 )
 
 
@@ -190,81 +148,10 @@ class TopicMap:
         return "\n".join(lines)
 
 
-def _sanitize(token: str) -> str:
-    token = re.sub(r"[^A-Za-z0-9_]", "_", token) or "_"
-    return "_" + token if token[0].isdigit() else token
-
-
-def _topic(prefix: str, tokens: tuple[str, ...] | list[str]) -> str:
-    return "/".join([prefix.rstrip("/"), *(_sanitize(t) for t in tokens)])
-
-
-def _fallback_topic(comp: ComponentSpec, prefix: str) -> str:
-    tokens = comp.name.split(".")
-    if comp.kind is ComponentKind.OUTPUT and len(tokens) > 1 and tokens[0] == "output":
-        tokens = tokens[1:]
-    return _topic(prefix, tokens)
-
-
-def _item_field(adapter: str, item: str | None) -> str | None:
-    """The field an item name (last name token) selects for ``adapter``, when recognisable."""
-    if adapter == FLOAT32_MULTI_ARRAY:
-        return "data"
-    if adapter == TWIST:
-        return "se2"
-    if item is None:
-        return None
-    if adapter == JOINT_STATE:
-        return JOINT_ITEMS.get(item, item if item in ADAPTERS[JOINT_STATE].fields else None)
-    if adapter == IMU:
-        return _IMU_ITEM_FIELD.get(item)
-    return None
-
-
-def _default(comp: ComponentSpec, direction: Direction, prefix: str) -> tuple[str, str, str]:
-    """(adapter, field, topic) the default rules give ``comp``."""
-    for rule_dir, pattern, adapter, topic_tokens in _RULES:
-        match = pattern.fullmatch(comp.name) if rule_dir == direction else None
-        if match:
-            fld = _item_field(adapter, match.groupdict().get("item")) or "data"  # patterns admit known items only
-            return adapter, fld, _topic(prefix, [t.format(**match.groupdict()) for t in topic_tokens])
-    return FLOAT32_MULTI_ARRAY, "data", _fallback_topic(comp, prefix)
-
-
-def _group_chain(comp: ComponentSpec, meta: PolicyMetadata) -> list[str]:
-    """Names of the groups holding ``comp``, innermost first."""
-    chain: list[str] = []
-    name = comp.group
-    while name and name not in chain:
-        chain.append(name)
-        try:
-            name = meta.group(name).parent
-        except KeyError:
-            break
-    return chain
-
-
-def _metadata_names(comp: ComponentSpec, meta: PolicyMetadata) -> tuple[str, ...] | None:
-    sources: list[tuple[str, dict[str, Any] | None]] = [(comp.name, comp.metadata)]
-    for grp in _group_chain(comp, meta):
-        try:
-            sources.append((grp, meta.group(grp).metadata))
-        except KeyError:
-            pass
-    for owner, metadata in sources:
-        for key in NAME_KEYS:
-            if metadata and key in metadata:
-                value = metadata[key]
-                if not isinstance(value, list) or not all(isinstance(n, str) for n in value):
-                    raise MappingError(f"Metadata '{key}' of '{owner}' must be a list of joint names, got {value!r}")
-                return tuple(value)
-    return None
-
-
 def _merged_override(comp: ComponentSpec, meta: PolicyMetadata, config: MappingConfig) -> ComponentOverride:
     """Group overrides (outermost first, then inner) with the component's own override on top."""
     merged: dict[str, Any] = {}
-    for grp in reversed(_group_chain(comp, meta)):
+    for grp in reversed(group_chain(comp, meta)):
         if grp in config.overrides:
             ovr = config.overrides[grp]
             merged.update({k: getattr(ovr, k) for k in GROUP_OVERRIDE_KEYS if getattr(ovr, k) is not None})
@@ -280,7 +167,7 @@ def _resolve(
     direction: Direction = "input" if comp.kind is ComponentKind.INPUT else "output"
     prefix = config.input_prefix if direction == "input" else config.output_prefix
     where = f"{config.where}, components.{comp.name}"
-    default_adapter, default_field, default_topic = _default(comp, direction, prefix)
+    default_adapter, default_field, default_topic = default_binding(comp, direction, prefix)
     ovr = _merged_override(comp, meta, config)
     if ovr.enabled is False:
         if direction == "input":
@@ -291,8 +178,8 @@ def _resolve(
         return None
     if ovr.adapter is not None and ovr.adapter != default_adapter:
         adapter = ovr.adapter
-        topic = ovr.topic or _fallback_topic(comp, prefix)
-        fld = ovr.field or _item_field(adapter, comp.name.rsplit(".", 1)[-1])
+        topic = ovr.topic or fallback_topic(comp, prefix)
+        fld = ovr.field or item_field(adapter, comp.name.rsplit(".", 1)[-1])
         if fld is None:
             raise MappingError(
                 f"{where}: cannot tell which field of adapter '{adapter}' component '{comp.name}' "
@@ -311,12 +198,12 @@ def _resolve(
         raise MappingError(f"{where}: 'names' only applies to adapter '{JOINT_STATE}', not '{adapter}'. Remove it.")
     names = None
     if adapter == JOINT_STATE:
-        names = ovr.names or _metadata_names(comp, meta)
+        names = ovr.names or metadata_names(comp, meta)
         if names is None:
             raise MappingError(
                 f"Component '{comp.name}' is bound to JointState field '{fld}' but has no joint names. "
                 f"Export it with metadata 'joint_names' on the component or its group "
-                f"{_group_chain(comp, meta) or '(none)'}, or in the {config.where} give it "
+                f"{group_chain(comp, meta) or '(none)'}, or in the {config.where} give it "
                 f"'names: [...]' or 'adapter: {FLOAT32_MULTI_ARRAY}'."
             )
     expected = info.expected_size(fld, names)
