@@ -1,0 +1,130 @@
+"""Where an exploy bag puts things: topics, the tick grid, and the recording's metadata.
+
+A bag holds one recording. Sim tick ``k`` (counted from the start of the recording, across
+resets) is stamped ``t0_ns + k * dt_ns``; every message of a tick has that timestamp:
+
+- ``/clock`` (``rosgraph_msgs/msg/Clock``): every tick.
+- each input topic of the policy node (same mapping rules as the node, ``~`` resolved against
+  :attr:`BagMeta.node`), on the message type the node subscribes to: every tick when the
+  environment calls the evaluation hooks, else on the first tick of each policy step.
+- ``/exploy/expected<output topic>``: the outputs the environment computed for that tick, on the
+  output's message type: every tick with hooks, else on the last tick of each policy step.
+- ``/exploy/reset`` (``std_msgs/msg/Empty``): the environment was reset before this tick.
+- ``/exploy/meta`` (``std_msgs/msg/String``, once, first tick): :class:`BagMeta` as JSON; also
+  stored in the bag's ``custom_data`` under ``exploy.meta``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from exploy.bag.errors import BagError
+
+FORMAT_VERSION = 1
+
+CLOCK_TOPIC = "/clock"
+CLOCK_TYPE = "rosgraph_msgs/msg/Clock"
+META_TOPIC = "/exploy/meta"
+META_TYPE = "std_msgs/msg/String"
+META_KEY = "exploy.meta"
+RESET_TOPIC = "/exploy/reset"
+RESET_TYPE = "std_msgs/msg/Empty"
+EXPECTED_PREFIX = "/exploy/expected"
+
+DEFAULT_NODE = "/policy_node"
+DEFAULT_T0_NS = 1_000_000_000
+"""Tick 0 is stamped 1 s: ROS treats a sim time of 0 as "no clock yet"."""
+
+DEFAULT_SIM_DT = 0.005
+"""Sim step used when neither the file (``update_rate``) nor the environment knows one."""
+
+SAMPLING_SUBSTEP = "substep"
+SAMPLING_POLICY_STEP = "policy_step"
+
+
+def resolve_topic(topic: str, node: str) -> str:
+    """The absolute name of ``topic`` for the node with fully qualified name ``node``.
+
+    ``~/a`` becomes ``<node>/a``; a relative ``a/b`` becomes ``<namespace of node>/a/b``;
+    an absolute name stays as it is.
+    """
+    node = "/" + node.strip("/")
+    if topic.startswith("~"):
+        return node.rstrip("/") + topic[1:]
+    if topic.startswith("/"):
+        return topic
+    namespace = node.rsplit("/", 1)[0]
+    return f"{namespace}/{topic}"
+
+
+def expected_topic(output_topic: str) -> str:
+    """The topic carrying the expected values of the (absolute) ``output_topic``."""
+    return EXPECTED_PREFIX + output_topic
+
+
+@dataclass(frozen=True)
+class BagMeta:
+    """What a bag records and for which policy file.
+
+    Attributes:
+        policy_sha256: SHA-256 of the policy file the bag was recorded for.
+        policy_file: Its file name (informational).
+        exploy_version: Version of exploy that wrote the bag.
+        decimation: Sim ticks per policy step.
+        dt_ns: Sim time step in nanoseconds.
+        t0_ns: Timestamp of tick 0.
+        num_ticks: Sim ticks recorded.
+        sampling: ``"substep"`` (hooks: inputs and expected outputs every tick) or
+            ``"policy_step"`` (inputs on the first, expected outputs on the last tick of each
+            policy step).
+        node: Fully qualified name of the policy node the ``~`` topics were resolved for.
+        mapping: The mapping file's YAML document (None: default rules).
+        inputs: Absolute input topic -> message type.
+        expected: Absolute expected topic -> message type.
+        notes: Warnings found while recording (e.g. non-zero memory after a reset).
+    """
+
+    policy_sha256: str
+    policy_file: str
+    exploy_version: str
+    decimation: int
+    dt_ns: int
+    t0_ns: int
+    num_ticks: int
+    sampling: str
+    node: str = DEFAULT_NODE
+    mapping: Any = None
+    inputs: dict[str, str] = field(default_factory=dict)
+    expected: dict[str, str] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    format: int = FORMAT_VERSION
+
+    def stamp(self, tick: int) -> int:
+        """Timestamp (ns) of sim tick ``tick``."""
+        return self.t0_ns + tick * self.dt_ns
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> BagMeta:
+        """Parse :meth:`to_json` output.
+
+        Raises:
+            BagError: when the text is not the metadata of an exploy bag.
+        """
+        try:
+            data = json.loads(text)
+            if data.get("format") != FORMAT_VERSION:
+                raise BagError(
+                    f"exploy bag format {data.get('format')!r} is not supported (this exploy reads "
+                    f"{FORMAT_VERSION}); re-record the bag"
+                )
+            meta = cls(**data)
+        except (json.JSONDecodeError, TypeError, AttributeError) as err:
+            raise BagError(f"The bag's exploy metadata is malformed ({err}); re-record the bag") from err
+        if meta.sampling not in (SAMPLING_SUBSTEP, SAMPLING_POLICY_STEP) or meta.dt_ns <= 0 or meta.decimation < 1:
+            raise BagError(f"The bag's exploy metadata is inconsistent: {text[:200]}; re-record the bag")
+        return meta
