@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from exploy.format import names
+from exploy.format.errors import PolicyFormatError
 from exploy.format.metadata import ComponentSpec, PolicyMetadata
 from exploy.runtime.errors import PolicyRuntimeError
 from exploy.runtime.session import SessionWrapper
@@ -33,8 +34,16 @@ class TickResult:
     obs: np.ndarray | None
 
 
+INITIAL_VALUE_KEY = "initial_value"
+"""Metadata key of a memory component holding its initial value (a nested or flat list of
+numbers with the component's element count). Memory without it starts at zeros."""
+
+
 class Policy:
     """A loaded policy file plus its internal state (memory and ``ctx.step_count``).
+
+    Memory starts at (and :meth:`reset` restores) the value the file carries under the memory
+    component's metadata key :data:`INITIAL_VALUE_KEY`, or zeros.
 
     Args:
         path: The ``.onnx`` policy file.
@@ -58,6 +67,7 @@ class Policy:
             c.output_name for c in (*self._outputs, *self._memories)
         ]
         self._step_array = np.zeros((), dtype=np.int32)
+        self._initial_memory = {spec.input_name: _initial_value(spec) for spec in self._memories}
         self._memory: dict[str, np.ndarray] = {}
         self.step_count = 0
         self.reset()
@@ -88,6 +98,11 @@ class Policy:
         return self._outputs
 
     @property
+    def memories(self) -> tuple[ComponentSpec, ...]:
+        """Memory components (kept inside, never fed or returned by name)."""
+        return self._memories
+
+    @property
     def memory(self) -> dict[str, np.ndarray]:
         """A copy of the current memory, by memory name."""
         return {spec.name: self._memory[spec.input_name].copy() for spec in self._memories}
@@ -100,10 +115,8 @@ class Policy:
     # -- stepping -------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Zero the memory and the step counter."""
-        self._memory = {
-            spec.input_name: np.zeros(spec.shape, dtype=np.dtype(spec.dtype)) for spec in self._memories
-        }
+        """Restore the initial memory (file values or zeros) and zero the step counter."""
+        self._memory = {name: value.copy() for name, value in self._initial_memory.items()}
         self.step_count = 0
 
     def step(self, inputs: Mapping[str, np.ndarray]) -> TickResult:
@@ -164,3 +177,27 @@ class Policy:
                 f"{self.path}: graph inputs {sorted(actual)} do not match the metadata index "
                 f"{sorted(expected)}; the file was edited or is corrupt, re-export it"
             )
+
+
+def _initial_value(spec: ComponentSpec) -> np.ndarray:
+    """The initial value of memory ``spec``: its metadata ``initial_value``, or zeros.
+
+    Raises:
+        PolicyFormatError: when the metadata value is not numeric or has the wrong size.
+    """
+    dtype = np.dtype(spec.dtype)
+    raw = (spec.metadata or {}).get(INITIAL_VALUE_KEY)
+    if raw is None:
+        return np.zeros(spec.shape, dtype=dtype)
+    try:
+        value = np.asarray(raw, dtype=dtype)
+    except (TypeError, ValueError) as err:
+        raise PolicyFormatError(
+            f"Memory '{spec.name}': metadata '{INITIAL_VALUE_KEY}' is not numeric ({err}); re-export it"
+        ) from err
+    if value.size != spec.size:
+        raise PolicyFormatError(
+            f"Memory '{spec.name}': metadata '{INITIAL_VALUE_KEY}' has {value.size} values, the memory "
+            f"has shape {spec.shape}; re-export it"
+        )
+    return value.reshape(spec.shape)

@@ -1,0 +1,374 @@
+"""The policy node: runs an exploy policy file on ROS 2 as a managed (lifecycle) node.
+
+Topics (names relative to the node; inputs and outputs follow the topic map, see
+``exploy inspect policy.onnx``):
+
+- inputs: one subscription per input topic of the map (``~/input/...`` by default);
+- outputs: one publisher per output topic (``~/output/...``), published after every tick;
+- ``~/actions``, ``~/obs`` (``Float32MultiArray``, with ``publish_debug``): after Default ticks;
+- ``~/tick`` (``std_msgs/UInt64``): the ``ctx.step_count`` of the tick just run, published
+  after that tick's outputs, so a lockstep driver can tell which tick produced them;
+- ``/diagnostics`` (``diagnostic_msgs/DiagnosticArray``) and the ``~/reset`` service
+  (``std_srvs/Trigger``: restores the initial memory and sets the step counter to 0).
+
+Timing: without ``use_sim_time`` a steady-clock timer ticks at the sim rate. With
+``use_sim_time`` the node ticks from ``/clock``: exactly one tick per sim period of clock
+advance (:class:`exploy_ros.timing.SimClockTicker`); headers of stamped outputs carry the tick's
+sim time. Outputs go out only while every input has arrived and none is stale.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import rclpy
+from rclpy.clock import Clock, ClockType
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock as ClockMsg
+from std_msgs.msg import Float32MultiArray, UInt64
+from std_srvs.srv import Trigger
+from diagnostic_msgs.msg import DiagnosticArray
+
+from exploy.format.errors import PolicyFormatError
+from exploy.mapping import MappingError, build_topic_map, load_mapping_file
+from exploy.mapping.errors import AdapterError
+from exploy.mapping.topic_map import TopicMap
+from exploy.runtime.errors import PolicyRuntimeError
+from exploy.runtime.policy import Policy
+from exploy_ros.adapters import message_class
+from exploy_ros.diagnostics import TickStats, build_status
+from exploy_ros.inputs import InputStore
+from exploy_ros.outputs import ArrayWriter, OutputWriter
+from exploy_ros.parameters import NodeSettings, SettingsError, declare_parameters, read_settings
+from exploy_ros.timing import NS_PER_S, MissedTickCounter, SimClockTicker, period_ns
+
+NODE_NAME = "policy_node"
+LOG_PERIOD_NS = 2 * NS_PER_S
+
+
+class PolicyNode(LifecycleNode):
+    """Runs one exploy policy file: inputs from topics, outputs to topics, memory inside.
+
+    Args:
+        node_name: Node name.
+        namespace: Node namespace.
+        **kwargs: Passed to :class:`rclpy.lifecycle.LifecycleNode` (e.g. ``parameter_overrides``,
+            ``context``).
+
+    With the parameter ``autostart`` (default true) the constructor configures and activates
+    the node; :attr:`start_failed` then tells whether that failed.
+    """
+
+    def __init__(self, node_name: str = NODE_NAME, *, namespace: str | None = None, **kwargs) -> None:
+        super().__init__(node_name, namespace=namespace, **kwargs)
+        declare_parameters(self)
+        self.settings: NodeSettings | None = None
+        self.policy: Policy | None = None
+        self.topic_map: TopicMap | None = None
+        self.inputs: InputStore | None = None
+        self.stats = TickStats()
+        self.rate_hz = 0.0
+        self._owned_subscriptions: list = []
+        self._owned_publishers: list = []
+        self._reset_service = None
+        self._outputs: list = []
+        self._debug: tuple | None = None
+        self._tick_pub = None
+        self._tick_msg = UInt64()
+        self._timer = None
+        self._diag_timer = None
+        self._diag_pub = None
+        self._ticker: SimClockTicker | None = None
+        self._missed: MissedTickCounter | None = None
+        self._active = False
+        self._waiting_logged_ns = -LOG_PERIOD_NS
+        self._output_logged_ns = -LOG_PERIOD_NS
+        self._now_ns = 0
+        self._diag_last = (0, time.monotonic_ns())
+        self.start_failed = False
+        if self.get_parameter("autostart").value:
+            self.start_failed = not self.start()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def start(self) -> bool:
+        """Configure and activate; True when the node is active afterwards."""
+        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            return False
+        return self.trigger_activate() == TransitionCallbackReturn.SUCCESS
+
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Load and validate the file, build the topic map, create topics and the reset service."""
+        log = self.get_logger()
+        try:
+            settings = read_settings(self)
+            policy = Policy(settings.policy_path)
+            config = load_mapping_file(settings.mapping_file) if settings.mapping_file else None
+            topic_map = build_topic_map(policy.meta, config)
+            rate = self._rate(settings, policy)
+        except (SettingsError, PolicyFormatError, PolicyRuntimeError, MappingError) as err:
+            log.error(f"Configure failed: {err}")
+            return TransitionCallbackReturn.FAILURE
+        self.settings, self.policy, self.topic_map, self.rate_hz = settings, policy, topic_map, rate
+        self.inputs = InputStore(
+            topic_map.inputs,
+            timeout_ns=round(settings.input_timeout_s * NS_PER_S),
+            log_warning=log.warning,
+        )
+        qos = QoSProfile(
+            depth=settings.qos_depth,
+            reliability=ReliabilityPolicy.BEST_EFFORT if settings.best_effort else ReliabilityPolicy.RELIABLE,
+        )
+        for spec in topic_map.inputs:
+            callback = self._input_callback(spec.topic)
+            self._owned_subscriptions.append(
+                self.create_subscription(message_class(spec.msg_type), spec.topic, callback, qos)
+            )
+        for spec in topic_map.outputs:
+            writer = OutputWriter(spec, frame_id=settings.frame_id)
+            pub = self.create_publisher(message_class(spec.msg_type), spec.topic, qos)
+            self._owned_publishers.append(pub)
+            self._outputs.append((writer, pub))
+        if settings.publish_debug:
+            actions_pub = self.create_publisher(Float32MultiArray, "~/actions", qos)
+            obs_pub = self.create_publisher(Float32MultiArray, "~/obs", qos)
+            self._owned_publishers += [actions_pub, obs_pub]
+            shapes = {o.name: tuple(o.shape) for o in policy.session.session.get_outputs()}
+            self._debug = (
+                ArrayWriter("actions", _static(shapes.get("actions"))),
+                actions_pub,
+                ArrayWriter("obs", _static(shapes.get("obs"))),
+                obs_pub,
+            )
+        self._tick_pub = self.create_publisher(UInt64, "~/tick", qos)
+        self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._owned_publishers += [self._tick_pub, self._diag_pub]
+        self._reset_service = self.create_service(Trigger, "~/reset", self._on_reset)
+        if settings.use_sim_time:
+            clock_qos = QoSProfile(depth=max(settings.qos_depth, 10), reliability=ReliabilityPolicy.BEST_EFFORT)
+            self._owned_subscriptions.append(self.create_subscription(ClockMsg, "/clock", self._on_clock, clock_qos))
+        self._diag_timer = self.create_timer(
+            settings.diagnostics_period_s, self._publish_diagnostics, clock=Clock(clock_type=ClockType.STEADY_TIME)
+        )
+        log.info(
+            f"Configured {settings.policy_path.name}: {rate:g} Hz sim rate, decimation {policy.decimation}, "
+            f"{'/clock' if settings.use_sim_time else 'wall clock'} timing. Topics:\n{topic_map.describe()}"
+        )
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Start ticking (timer, or ``/clock`` following with ``use_sim_time``)."""
+        if self.settings is None or self.inputs is None:
+            return TransitionCallbackReturn.FAILURE
+        self.stats = TickStats()
+        self._diag_last = (0, time.monotonic_ns())
+        period = period_ns(self.rate_hz)
+        if self.settings.use_sim_time:
+            self._ticker = SimClockTicker(period_ns=period)
+        else:
+            self._missed = MissedTickCounter(period_ns=period)
+            self._timer = self.create_timer(
+                period / NS_PER_S, self._on_timer, clock=Clock(clock_type=ClockType.STEADY_TIME)
+            )
+        self._active = True
+        missing = self.inputs.missing()
+        if missing:
+            self.get_logger().info(f"Active; waiting for inputs: {', '.join(missing)}")
+        return super().on_activate(state)
+
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop ticking."""
+        self._active = False
+        if self._timer is not None:
+            self.destroy_timer(self._timer)
+            self._timer = None
+        self._ticker = None
+        return super().on_deactivate(state)
+
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Release the policy, topics, service and timers."""
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._active = False
+        if self._timer is not None:
+            self.destroy_timer(self._timer)
+            self._timer = None
+        self._release()
+        return TransitionCallbackReturn.SUCCESS
+
+    def _release(self) -> None:
+        for sub in self._owned_subscriptions:
+            self.destroy_subscription(sub)
+        for pub in self._owned_publishers:
+            self.destroy_publisher(pub)
+        if self._reset_service is not None:
+            self.destroy_service(self._reset_service)
+        if self._diag_timer is not None:
+            self.destroy_timer(self._diag_timer)
+        self._owned_subscriptions, self._owned_publishers, self._outputs, self._debug = [], [], [], None
+        self._tick_pub = self._diag_pub = self._diag_timer = self._reset_service = None
+        self.policy = self.topic_map = self.inputs = self.settings = None
+
+    def _rate(self, settings: NodeSettings, policy: Policy) -> float:
+        file_rate = policy.update_rate
+        if settings.sim_rate_hz is None:
+            if file_rate is None:
+                raise SettingsError(
+                    f"{settings.policy_path.name} carries no update_rate: set parameter 'sim_rate_hz' "
+                    "to the sim rate the policy was trained at"
+                )
+            return file_rate
+        if file_rate is not None and abs(file_rate - settings.sim_rate_hz) > 1e-6 * file_rate:
+            self.get_logger().warning(
+                f"sim_rate_hz {settings.sim_rate_hz:g} differs from the file's update_rate {file_rate:g}; "
+                f"ticking at {settings.sim_rate_hz:g} Hz"
+            )
+        return settings.sim_rate_hz
+
+    # -- callbacks --------------------------------------------------------------------------
+
+    def _input_callback(self, topic: str):
+        def on_message(msg) -> None:
+            inputs = self.inputs
+            if inputs is not None:
+                inputs.receive(topic, msg, self._clock_ns())
+        return on_message
+
+    def _clock_ns(self) -> int:
+        """Now on the clock that input ages are measured with (sim time from /clock, or monotonic)."""
+        return self._now_ns if self._ticker is not None else time.monotonic_ns()
+
+    def _on_clock(self, msg: ClockMsg) -> None:
+        now = msg.clock.sec * NS_PER_S + msg.clock.nanosec
+        self._now_ns = now
+        if not self._active or self._ticker is None:
+            return
+        skipped = self._ticker.skipped
+        for stamp in self._ticker.advance(now):
+            self._tick(stamp, now)
+        self.stats.missed += self._ticker.skipped - skipped
+
+    def _on_timer(self) -> None:
+        now = time.monotonic_ns()
+        if self._missed is not None:
+            self.stats.missed += self._missed.tick(now)
+        self._tick(self.get_clock().now().nanoseconds, now)
+
+    def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
+        if self.policy is None:
+            response.success, response.message = False, "not configured"
+            return response
+        self.policy.reset()
+        response.success, response.message = True, "memory restored to its initial value, step counter 0"
+        self.get_logger().info("Reset: " + response.message)
+        return response
+
+    # -- the tick ---------------------------------------------------------------------------
+
+    def _tick(self, stamp_ns: int, now_ns: int) -> None:
+        """One sim tick: check inputs, step the policy, publish (``stamp_ns``: header stamp)."""
+        start = time.perf_counter()
+        inputs, policy, stats = self.inputs, self.policy, self.stats
+        if not self._inputs_ready(now_ns):
+            return
+        step_start = time.perf_counter()
+        try:
+            result = policy.step(inputs.values)
+        except PolicyRuntimeError as err:  # the decoders validate; this is a safety net
+            stats.output_rejected += 1
+            self._log_output_problem(now_ns, f"Tick skipped: {err}")
+            return
+        step_end = time.perf_counter()
+        for writer, pub in self._outputs:
+            try:
+                pub.publish(writer.fill(result.outputs, stamp_ns))
+            except AdapterError as err:
+                stats.output_rejected += 1
+                self._log_output_problem(now_ns, f"Not published on {writer.spec.topic}: {err}")
+        if result.policy_step:
+            stats.policy_steps += 1
+            if self._debug is not None:
+                act_writer, act_pub, obs_writer, obs_pub = self._debug
+                act_pub.publish(act_writer.fill(result.actions))
+                obs_pub.publish(obs_writer.fill(result.obs))
+        self._tick_msg.data = result.step_count
+        self._tick_pub.publish(self._tick_msg)
+        stats.ticks += 1
+        stats.inference_time.add(step_end - step_start)
+        stats.tick_time.add(time.perf_counter() - start)
+
+    def _inputs_ready(self, now_ns: int) -> bool:
+        inputs = self.inputs
+        missing = inputs.missing()
+        if missing:
+            self.stats.waiting += 1
+            if now_ns - self._waiting_logged_ns >= LOG_PERIOD_NS or now_ns < self._waiting_logged_ns:
+                self._waiting_logged_ns = now_ns
+                self.get_logger().warning(f"Not ticking: no message yet on {', '.join(missing)}")
+            return False
+        if inputs.stale(now_ns):
+            self.stats.stale += 1
+            return False
+        return True
+
+    def _log_output_problem(self, now_ns: int, text: str) -> None:
+        if now_ns - self._output_logged_ns >= LOG_PERIOD_NS or now_ns < self._output_logged_ns:
+            self._output_logged_ns = now_ns
+            self.get_logger().error(text)
+
+    def _publish_diagnostics(self) -> None:
+        if self._diag_pub is None or self.inputs is None or self.settings is None:
+            return
+        now = time.monotonic_ns()
+        last_ticks, last_ns = self._diag_last
+        rate = (self.stats.ticks - last_ticks) * NS_PER_S / max(1, now - last_ns)
+        self._diag_last = (self.stats.ticks, now)
+        self._diag_pub.publish(
+            build_status(
+                name=self.get_fully_qualified_name(),
+                hardware_id=self.settings.policy_path.name,
+                stats=self.stats,
+                inputs=self.inputs,
+                tick_rate_hz=rate,
+                expected_rate_hz=self.rate_hz,
+                step_count=self.policy.step_count if self.policy else 0,
+                active=self._active,
+                stamp_ns=self.get_clock().now().nanoseconds,
+            )
+        )
+
+
+def _static(shape: tuple | None) -> tuple[int, ...]:
+    """A graph output shape with symbolic dimensions dropped to 1."""
+    return tuple(d if isinstance(d, int) else 1 for d in (shape or ()))
+
+
+def main(args: list[str] | None = None) -> int:
+    """Run the policy node until shutdown; exit code 1 when autostart fails to configure."""
+    rclpy.init(args=args)
+    node = None
+    code = 0
+    try:
+        node = PolicyNode()
+        if node.start_failed:
+            code = 1
+        else:
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
+            executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
