@@ -1,0 +1,119 @@
+"""Write a replay's verdict: a text summary, a JSON summary and a PNG plot."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from typing import Any
+
+import numpy as np
+
+from exploy.bag.compare import ReplayResult
+
+MAX_PLOTTED_CHANNELS = 24
+"""Channels drawn at most (the diverging ones first); the JSON still covers all of them."""
+
+
+def summary_json(result: ReplayResult, *, plot: str | None = None) -> dict[str, Any]:
+    """The JSON-serialisable summary of ``result``."""
+    first = result.first_divergence
+    return {
+        "ok": result.ok,
+        "mode": result.mode,
+        "bag": result.bag,
+        "policy": result.policy,
+        "sampling": result.sampling,
+        "num_ticks": result.num_ticks,
+        "atol": result.atol,
+        "rtol": result.rtol,
+        "outputs": {name: res.to_json() for name, res in result.outputs.items()},
+        "first_divergence": None if first is None else first.to_json(),
+        "missing_ticks": result.missing_ticks,
+        "warnings": result.warnings,
+        "seconds": result.seconds,
+        "ticks_per_second": result.ticks_per_second if result.seconds > 0 else None,
+        "plot": plot,
+    }
+
+
+def write_json(result: ReplayResult, path: str | pathlib.Path, *, plot: str | None = None) -> pathlib.Path:
+    """Write :func:`summary_json` to ``path`` (parents created); return the path."""
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary_json(result, plot=plot), indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def summary_text(result: ReplayResult) -> str:
+    """A few lines for the terminal: verdict, first divergence, one line per output."""
+    verdict = "MATCH" if result.ok else "DIVERGED"
+    lines = [
+        f"exploy replay ({result.mode}): {verdict} — {result.num_ticks} ticks, sampling {result.sampling}, "
+        f"atol {result.atol:g}, rtol {result.rtol:g}"
+    ]
+    first = result.first_divergence
+    if first is not None:
+        where = f"output '{first.component}'" if first.component else "the bag"
+        lines.append(f"  first divergence: tick {first.tick}, {where}: {first.reason}")
+    for name, res in result.outputs.items():
+        status = "ok  " if res.ok else "FAIL"
+        extra = "" if res.ok else f", {res.diverging_ticks} diverging, first at tick {res.first_tick}[{res.first_channel}]"
+        lines.append(
+            f"  {status} {name}: {res.compared_ticks} ticks compared, max abs err {res.max_abs_error:.3g}, "
+            f"max rel err {res.max_rel_error:.3g}{extra}"
+        )
+    if result.missing_ticks:
+        lines.append(f"  missing ticks: {result.missing_ticks[:10]}{' ...' if len(result.missing_ticks) > 10 else ''}")
+    lines += [f"  warning: {w}" for w in result.warnings]
+    return "\n".join(lines)
+
+
+def _channels(result: ReplayResult) -> list[tuple[str, int]]:
+    chans = [(name, c) for name, exp in result.expected.items() for c in range(exp.shape[1])]
+
+    def bad(item: tuple[str, int]) -> bool:
+        name, c = item
+        mask = result.expected_ticks[name]
+        err = np.abs(result.actual[name][mask, c].astype(np.float64) - result.expected[name][mask, c])
+        return bool((~(err <= result.atol + result.rtol * np.abs(result.expected[name][mask, c]))).any())
+
+    diverging = [ch for ch in chans if bad(ch)]
+    rest = [ch for ch in chans if ch not in diverging]
+    return (diverging + rest)[:MAX_PLOTTED_CHANNELS]
+
+
+def write_plot(result: ReplayResult, path: str | pathlib.Path) -> pathlib.Path:
+    """Plot expected vs deployed values per output channel over sim time, divergences marked.
+
+    One panel per channel (at most :data:`MAX_PLOTTED_CHANNELS`, diverging channels first);
+    expected values are dots at the ticks that carry them, deployed values a line over every
+    tick, diverging ticks red crosses, missing ticks grey bands.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    chans = _channels(result)
+    time = np.arange(result.num_ticks) * result.dt
+    fig, axes = plt.subplots(max(1, len(chans)), 1, figsize=(10, 1.8 * max(1, len(chans)) + 0.8), sharex=True, squeeze=False)
+    for ax, (name, c) in zip(axes[:, 0], chans):
+        mask = result.expected_ticks[name]
+        ax.plot(time, result.actual[name][:, c], lw=0.9, color="tab:blue", label="deployed")
+        ax.plot(time[mask], result.expected[name][mask, c], ".", ms=3, color="tab:orange", label="expected")
+        div = result.outputs[name].diverging
+        if div.any():
+            ax.plot(time[div], result.actual[name][div, c], "x", ms=5, color="red", label="divergence")
+        for tick in result.missing_ticks:
+            ax.axvspan(time[tick] - result.dt / 2, time[tick] + result.dt / 2, color="grey", alpha=0.3)
+        ax.set_ylabel(f"{name}[{c}]", fontsize=8)
+    axes[0, 0].legend(loc="upper right", fontsize=7)
+    axes[-1, 0].set_xlabel("sim time since start of recording [s]")
+    verdict = "MATCH" if result.ok else f"DIVERGED (first at tick {result.first_divergence.tick})"  # type: ignore[union-attr]
+    fig.suptitle(f"exploy replay ({result.mode}): {verdict}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -1,0 +1,70 @@
+"""``exploy replay BAG --policy FILE``: replay a recorded bag against the policy and compare."""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+from typing import Any
+
+from exploy.cli.main import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "replay",
+        help="replay a recorded bag against the deployed policy and compare the outputs",
+        description="Offline (default): run the policy file in-process over the bag, tick by tick. "
+        "Live (--live): drive a running policy_node (use_sim_time) in lockstep over its topics. "
+        "Writes a JSON summary and a PNG plot. Exit code 0 on match, 1 on divergence, 2 on bad input.",
+    )
+    parser.add_argument("bag", type=pathlib.Path, help="bag recorded by `exploy record`")
+    parser.add_argument("--policy", required=True, type=pathlib.Path, help="the policy file to check")
+    parser.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance (default: 1e-5)")
+    parser.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance (default: 1e-4)")
+    parser.add_argument("--out", type=pathlib.Path, help="folder for summary.json and plot.png (default: BAG_replay)")
+    parser.add_argument("--json", type=pathlib.Path, help="JSON summary path (default: OUT/summary.json)")
+    parser.add_argument("--plot", type=pathlib.Path, help="PNG plot path (default: OUT/plot.png)")
+    parser.add_argument("--no-plot", action="store_true", help="skip the plot")
+    parser.add_argument(
+        "--allow-policy-mismatch", action="store_true",
+        help="compare even if the policy file is not the one the bag was recorded for (e.g. new weights)",
+    )
+    parser.add_argument("--live", action="store_true", help="drive a running policy_node instead of running the file")
+    parser.add_argument("--node", help="live: fully qualified name of the policy node (default: the bag's)")
+    parser.add_argument("--timeout", type=float, default=2.0, help="live: seconds to wait for each tick's outputs (default: 2)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from exploy.bag.errors import BagError
+    from exploy.bag.report import summary_text, write_json, write_plot
+
+    if not (args.atol >= 0 and args.rtol >= 0):
+        print(f"exploy replay: tolerances must be >= 0, got atol {args.atol}, rtol {args.rtol}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        if args.live:
+            from exploy_ros.replay_node import replay_live
+
+            result = replay_live(
+                args.bag, args.policy, node=args.node, atol=args.atol, rtol=args.rtol, timeout=args.timeout,
+                allow_policy_mismatch=args.allow_policy_mismatch, progress=not args.quiet,
+            )
+        else:
+            from exploy.bag.replay import replay_offline
+
+            result = replay_offline(
+                args.bag, args.policy, atol=args.atol, rtol=args.rtol,
+                allow_policy_mismatch=args.allow_policy_mismatch, progress=not args.quiet,
+            )
+    except BagError as err:
+        print(f"exploy replay: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    out = args.out or args.bag.with_name(args.bag.name + "_replay")
+    plot = None if args.no_plot else write_plot(result, args.plot or out / "plot.png")
+    summary = write_json(result, args.json or out / "summary.json", plot=None if plot is None else str(plot))
+    print(summary_text(result))
+    print(f"  summary: {summary}" + ("" if plot is None else f", plot: {plot}"))
+    return EXIT_OK if result.ok else EXIT_FAILED
