@@ -125,6 +125,16 @@ class InputStore:
                 out.append(name)
         return out
 
+    def restamp(self, now_ns: int) -> None:
+        """Set the receive time of every received topic to ``now_ns``.
+
+        For a clock that starts after messages arrived (``/clock``): what came before the first
+        clock message is as fresh as that message.
+        """
+        for state in self.topics.values():
+            if state.last_ns is not None:
+                state.last_ns = now_ns
+
     def reset_times(self) -> None:
         """Forget receive times (e.g. on activation): every input must arrive again."""
         for state in self.topics.values():

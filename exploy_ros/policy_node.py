@@ -86,13 +86,18 @@ class PolicyNode(LifecycleNode):
         self._active = False
         self._waiting_logged_ns = -LOG_PERIOD_NS
         self._output_logged_ns = -LOG_PERIOD_NS
-        self._now_ns = 0
+        self._now_ns: int | None = None  # last /clock time (use_sim_time), None before the first
         self._diag_last = (0, time.monotonic_ns())
         self.start_failed = False
         if self.get_parameter("autostart").value:
             self.start_failed = not self.start()
 
     # -- lifecycle --------------------------------------------------------------------------
+
+    @property
+    def lifecycle_state(self) -> str:
+        """Label of the current lifecycle state, e.g. ``"active"``."""
+        return self._state_machine.current_state[1]
 
     def start(self) -> bool:
         """Configure and activate; True when the node is active afterwards."""
@@ -213,6 +218,7 @@ class PolicyNode(LifecycleNode):
         self._owned_subscriptions, self._owned_publishers, self._outputs, self._debug = [], [], [], None
         self._tick_pub = self._diag_pub = self._diag_timer = self._reset_service = None
         self.policy = self.topic_map = self.inputs = self.settings = None
+        self._now_ns = None
 
     def _rate(self, settings: NodeSettings, policy: Policy) -> float:
         file_rate = policy.update_rate
@@ -241,10 +247,14 @@ class PolicyNode(LifecycleNode):
 
     def _clock_ns(self) -> int:
         """Now on the clock that input ages are measured with (sim time from /clock, or monotonic)."""
-        return self._now_ns if self._ticker is not None else time.monotonic_ns()
+        if self.settings is not None and self.settings.use_sim_time:
+            return 0 if self._now_ns is None else self._now_ns
+        return time.monotonic_ns()
 
     def _on_clock(self, msg: ClockMsg) -> None:
         now = msg.clock.sec * NS_PER_S + msg.clock.nanosec
+        if self._now_ns is None and self.inputs is not None:
+            self.inputs.restamp(now)  # messages that came before the first /clock are fresh
         self._now_ns = now
         if not self._active or self._ticker is None:
             return
