@@ -211,8 +211,9 @@ def read_bag(
         for spec in (*tmap.inputs, *tmap.outputs):
             for bnd in spec.bindings:
                 values[bnd.component] = np.zeros((n, bnd.size), dtype=np.dtype(bnd.dtype))
-        total = reader.message_count
-        messages = _raw_messages(reader, path, [*conns.values(), *resets])
+        selected = [*conns.values(), *resets]
+        total = sum(c.msgcount for c in selected)
+        messages = _raw_messages(reader, path, selected)
         for conn, stamp, raw in tqdm(messages, total=total, desc="read bag", unit="msg", disable=not progress):
             tick, rem = divmod(stamp - meta.t0_ns, meta.dt_ns)
             if rem or not 0 <= tick < n:

@@ -38,6 +38,7 @@ from exploy.bag.writer import BagWriter
 from exploy.exporter.core.context_manager import ContextManager
 from exploy.exporter.core.exportable_environment import ExportableEnvironment
 from exploy.format import PolicyFormatError, PolicyMetadata, read_metadata
+from exploy.runtime.policy import INITIAL_VALUE_KEY
 
 
 def _np(value: torch.Tensor) -> np.ndarray:
@@ -170,7 +171,8 @@ def record(
         raise BagError(f"env.decimation is {decimation} but {policy_path} has {policy_meta.decimation}")
     tmap = topic_map_for(policy_meta, mapping)
     dt, warnings = _sim_dt(policy_meta, env, sim_dt)
-    warned = set(_nonzero_memory(cm))
+    initial = _initial_memory(policy_meta)
+    warned = set(_nonzero_memory(cm, initial))
     if warned:
         warnings.append(_memory_note(sorted(warned), "at the start"))
     hooks = _Hooks(cm, [b.component for s in tmap.outputs for b in s.bindings])
@@ -217,7 +219,7 @@ def record(
                 if reset_next:
                     if hasattr(actor, "reset"):
                         actor.reset(torch.ones(obs.shape[0], dtype=torch.bool))
-                    fresh = [name for name in _nonzero_memory(cm) if name not in warned]
+                    fresh = [name for name in _nonzero_memory(cm, initial) if name not in warned]
                     if fresh:
                         warned.update(fresh)
                         warnings.append(_memory_note(fresh, f"after the reset following policy step {step}"))
@@ -229,13 +231,26 @@ def record(
     return RecordResult(meta=meta, warnings=warnings)
 
 
-def _nonzero_memory(cm: ContextManager) -> list[str]:
-    """Names of the memory components that are not all zero."""
-    return [e.name for e in cm.memories() if bool(torch.any(e.read() != 0))]
+def _initial_memory(meta: PolicyMetadata) -> dict[str, np.ndarray]:
+    """The memory a policy node starts and resets with: the file's ``initial_value`` or zeros."""
+    initial = {}
+    for spec in meta.memories:
+        raw = (spec.metadata or {}).get(INITIAL_VALUE_KEY)
+        value = np.zeros(spec.shape) if raw is None else np.asarray(raw, dtype=np.float64)
+        initial[spec.name] = value.reshape(-1)
+    return initial
+
+
+def _nonzero_memory(cm: ContextManager, initial: dict[str, np.ndarray]) -> list[str]:
+    """Names of the memory components whose value differs from the policy's initial memory."""
+    return [
+        e.name for e in cm.memories()
+        if e.name in initial and not np.allclose(_np(e.read()).reshape(-1), initial[e.name])
+    ]
 
 
 def _memory_note(names: list[str], when: str) -> str:
     return (
-        f"memory {names} is not zero {when}; a policy node starts and resets with zeroed memory, "
-        "so the replay may diverge right after it"
+        f"memory {names} differs from the policy's initial memory {when}; a policy node starts and "
+        "resets with the initial memory, so the replay may diverge right after it"
     )
