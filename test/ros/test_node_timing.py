@@ -1,0 +1,59 @@
+"""Tick scheduling helpers of the policy node (no rclpy needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from exploy_ros.timing import LatencyWindow, MissedTickCounter, SimClockTicker, period_ns
+
+MS = 1_000_000
+
+
+def test_sim_clock_ticker_runs_one_tick_per_period_of_advance():
+    ticker = SimClockTicker(period_ns=5 * MS)
+    assert ticker.advance(100 * MS) == [100 * MS]  # origin
+    assert ticker.advance(102 * MS) == []
+    assert ticker.advance(105 * MS) == [105 * MS]
+    assert ticker.advance(105 * MS) == []  # repeated clock value
+    assert ticker.advance(121 * MS) == [110 * MS, 115 * MS, 120 * MS]
+    assert ticker.advance(125 * MS) == [125 * MS]
+
+
+def test_sim_clock_ticker_restarts_when_the_clock_goes_back():
+    ticker = SimClockTicker(period_ns=5 * MS)
+    ticker.advance(100 * MS)
+    ticker.advance(105 * MS)
+    assert ticker.advance(3 * MS) == [3 * MS]
+    assert ticker.restarts == 1
+    assert ticker.advance(8 * MS) == [8 * MS]
+
+
+def test_sim_clock_ticker_caps_catch_up_and_counts_the_rest_as_skipped():
+    ticker = SimClockTicker(period_ns=MS, max_catch_up=3)
+    ticker.advance(0)
+    assert ticker.advance(10 * MS) == [8 * MS, 9 * MS, 10 * MS]
+    assert ticker.skipped == 7
+    assert ticker.advance(11 * MS) == [11 * MS]
+
+
+def test_missed_tick_counter_counts_skipped_periods():
+    counter = MissedTickCounter(period_ns=MS)
+    for t in (0, 1, 2, 5, 6):
+        counter.tick(t * MS + 100)
+    assert counter.missed == 2 and counter.callbacks == 5
+
+
+def test_latency_window_percentiles_and_max():
+    window = LatencyWindow(size=100)
+    assert np.isnan(window.percentile(50))
+    for i in range(1000):
+        window.add(i / 1000)
+    assert window.count == 1000 and window.max == pytest.approx(0.999)
+    assert window.percentile(50) == pytest.approx(0.9495, abs=1e-3)  # the last 100 samples
+
+
+def test_period_ns_rejects_non_positive_rates():
+    assert period_ns(1000.0) == MS
+    with pytest.raises(ValueError, match="rate must be > 0"):
+        period_ns(0.0)
