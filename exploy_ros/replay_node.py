@@ -208,6 +208,7 @@ def replay_live(
     progress: bool = False,
     context: Context | None = None,
     spin_with: Sequence[Node] = (),
+    discovery_timeout: float = DISCOVERY_TIMEOUT_S,
 ) -> ReplayResult:
     """Replay ``bag`` against a running policy node in lockstep and compare every expected output.
 
@@ -223,6 +224,7 @@ def replay_live(
         context: rclpy context (initialised by the caller); default: the global one, initialised
             here when needed and shut down afterwards.
         spin_with: Further nodes to spin on the driver's executor (e.g. an in-process policy node).
+        discovery_timeout: Seconds to wait for the node's topics and reset service to appear.
 
     Raises:
         BagError: for bad input; :class:`LiveReplayError` when the node is absent or silent.
@@ -244,7 +246,7 @@ def replay_live(
         driver = ReplayDriver(recording=recording, topic_map=topic_map, target=node or meta.node, timeout=timeout, context=context)
         for other in (driver, *spin_with):
             executor.add_node(other)
-        driver.wait_for_node(executor)
+        driver.wait_for_node(executor, discovery_timeout)
         start = time.perf_counter()
         actual, timing = driver.run(executor, progress=progress)
         seconds = time.perf_counter() - start

@@ -114,7 +114,7 @@ def read_meta(path: str | pathlib.Path) -> BagMeta:
 
 def _meta_of(reader: Any, path: pathlib.Path) -> BagMeta:
     conns = [c for c in reader.connections if c.topic == META_TOPIC]
-    for conn, _, raw in _raw_messages(reader, path, conns):
+    for conn, _, raw in _raw_messages(reader, path, conns) if conns else ():
         try:
             text = typestore().deserialize_cdr(raw, conn.msgtype).data
         except Exception as err:

@@ -21,6 +21,7 @@ from tutorial_code import Actor, DataSource, Environment, ExportableEnv
 from tutorial_variants import (
     HookedEnvironment,
     HookedExportableEnv,
+    HookedTutorialEnvironment,
     add_rnn_actor,
     make_registered,
     register_tutorial_components,
@@ -66,16 +67,27 @@ def _hooked() -> ExportableEnv:
     return make_registered(HookedEnvironment, HookedExportableEnv)
 
 
+def _hooked_tutorial() -> ExportableEnv:
+    env = HookedExportableEnv(HookedTutorialEnvironment(DataSource()))
+    register_tutorial_components(env, processed_as_memory=False)
+    return env
+
+
 _MAKERS: dict[str, Callable[[], ExportableEnv]] = {
     "mlp": make_registered,
     "lstm": make_registered,
     "tutorial": _tutorial_as_written,
     "hooked": _hooked,
+    "hooked_tutorial": _hooked_tutorial,
 }
 
 
 def export_variant(name: str, folder: pathlib.Path, *, seed: int = 0, filename: str | None = None) -> Variant:
-    """Export tutorial variant ``name`` (``mlp``, ``lstm``, ``tutorial``, ``hooked``) into ``folder``."""
+    """Export a tutorial variant into ``folder``.
+
+    ``mlp`` / ``lstm``: processed actions registered as Memory; ``tutorial``: exactly as written;
+    ``hooked``: registered and calling the evaluation hooks; ``hooked_tutorial``: as written, with hooks.
+    """
     torch.manual_seed(seed)
     env = _MAKERS[name]()
     if name == "lstm":

@@ -91,12 +91,5 @@ def test_absent_policy_node_is_a_clear_error(tmp_path, rig_factory):
     bag = tmp_path / "run"
     exported.record(bag, num_steps=1)
     rig = rig_factory(exported.policy, start_node=False)
-    import exploy_ros.replay_node as replay_node
-
-    old = replay_node.DISCOVERY_TIMEOUT_S
-    replay_node.DISCOVERY_TIMEOUT_S = 0.5
-    try:
-        with pytest.raises(LiveReplayError, match="Nobody subscribes to .*input/foo"):
-            replay_live(bag, exported.policy, node=rig.target, context=rig.context, timeout=0.5)
-    finally:
-        replay_node.DISCOVERY_TIMEOUT_S = old
+    with pytest.raises(LiveReplayError, match="Nobody subscribes to .*input/foo"):
+        replay_live(bag, exported.policy, node=rig.target, context=rig.context, timeout=0.5, discovery_timeout=0.5)
