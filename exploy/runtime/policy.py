@@ -145,6 +145,67 @@ class Policy:
         self.step_count += 1
         return result
 
+    def run_ticks(
+        self, inputs: Mapping[str, np.ndarray], *, resets: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Run ``n`` ticks back to back: the fast path of :meth:`step` for recorded data.
+
+        Equivalent to ``n`` calls of :meth:`step` (with :meth:`reset` before tick ``k`` where
+        ``resets[k]``), but the inputs are validated once for the whole batch and no per-tick
+        result objects are built. Memory and ``ctx.step_count`` continue from, and are left in,
+        the same state :meth:`step` would leave.
+
+        Args:
+            inputs: Every input component by name, shaped ``(n, *shape)`` (or ``(n, size)``).
+            resets: Optional bool array of length ``n``.
+
+        Returns:
+            Every output component by name, shaped ``(n, *shape)``.
+
+        Raises:
+            PolicyRuntimeError: for unknown, missing, misshaped or non-finite inputs (nothing run).
+        """
+        lengths = {np.shape(value)[0] if np.ndim(value) else -1 for value in inputs.values()}
+        if len(lengths) != 1 or -1 in lengths:
+            raise PolicyRuntimeError(f"run_ticks needs inputs with one common leading tick dimension, got lengths {lengths}")
+        count = lengths.pop()
+        arrays = {name: np.asarray(value) for name, value in inputs.items()}
+        if count == 0:
+            return {spec.name: np.empty((0, *spec.shape), dtype=spec.dtype) for spec in self._outputs}
+        self._validated({name: value[0] for name, value in arrays.items()})  # names and per-tick sizes
+        batch = {
+            spec.name: np.ascontiguousarray(arrays[spec.name], dtype=spec.dtype).reshape((count, *spec.shape))
+            for spec in self._inputs
+        }
+        if self.check_finite:
+            for name, value in batch.items():
+                if value.dtype.kind == "f" and not np.isfinite(value).all():
+                    tick = int(np.argmax(~np.isfinite(value.reshape(count, -1)).all(axis=1)))
+                    raise PolicyRuntimeError(f"Input '{name}' holds NaN or Inf at tick {tick}")
+        if resets is not None and len(resets) != count:
+            raise PolicyRuntimeError(f"resets has {len(resets)} entries for {count} ticks")
+        out_index = {name: i for i, name in enumerate(self._output_names)}
+        outputs = {spec.name: np.empty((count, *spec.shape), dtype=spec.dtype) for spec in self._outputs}
+        out_slots = [(outputs[spec.name], out_index[spec.name]) for spec in self._outputs]
+        mem_slots = [(spec.input_name, out_index[spec.output_name]) for spec in self._memories]
+        run, wanted, step_array = self.session.session.run, self._output_names, self._step_array
+        feed: dict[str, np.ndarray] = {names.STEP_COUNT: step_array}
+        columns = list(batch.items())
+        for k in range(count):
+            if resets is not None and resets[k]:
+                self.reset()
+            for name, value in columns:
+                feed[name] = value[k]
+            feed.update(self._memory)
+            step_array[...] = self.step_count
+            results = run(wanted, feed)
+            for target, index in out_slots:
+                target[k] = results[index]
+            for name, index in mem_slots:
+                self._memory[name] = results[index]
+            self.step_count += 1
+        return outputs
+
     def _validated(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         if len(inputs) != len(self._inputs) or any(spec.name not in inputs for spec in self._inputs):
             known = [spec.name for spec in self._inputs]
