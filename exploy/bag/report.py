@@ -113,7 +113,7 @@ def write_plot(result: ReplayResult, path: str | pathlib.Path) -> pathlib.Path:
     axes[-1, 0].set_xlabel("sim time since start of recording [s]")
     verdict = "MATCH" if result.ok else f"DIVERGED (first at tick {result.first_divergence.tick})"  # type: ignore[union-attr]
     fig.suptitle(f"exploy replay ({result.mode}): {verdict}", fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path

@@ -166,3 +166,10 @@ def tutorial_trajectory(actor: torch.nn.Module, num_steps: int, *, registered: b
             steps.append({"foo": foo, "bar": bar, "baz": baz, "actions": act, "out": 3 * act + 2})
             last = act
     return steps
+
+
+def mlp_factory() -> tuple[ExportableEnv, torch.nn.Module]:
+    """``exploy record`` factory: the registered tutorial env with the seed-0 MLP of :func:`export_variant`."""
+    torch.manual_seed(0)
+    env = make_registered()
+    return env, Actor(num_obs=env.env.num_obs, num_act=env.env.num_act).eval()
