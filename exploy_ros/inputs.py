@@ -67,6 +67,8 @@ class InputStore:
         self.timeout_ns = timeout_ns
         self._log = log_warning
         self._log_period_ns = log_period_ns
+        self.all_arrived = not self.topics
+        """True once :meth:`missing` found every topic delivered (stays so until :meth:`reset_times`)."""
         self.values: dict[str, np.ndarray] = {}
         """Component name -> last good tensor; handed to the runtime as the feed."""
 
@@ -99,7 +101,9 @@ class InputStore:
 
     def missing(self) -> list[str]:
         """Topics that never delivered an accepted message."""
-        return [name for name, state in self.topics.items() if state.last_ns is None]
+        missing = [name for name, state in self.topics.items() if state.last_ns is None]
+        self.all_arrived = not missing
+        return missing
 
     def stale(self, now_ns: int) -> list[str]:
         """Topics whose last accepted message is older than the timeout at ``now_ns``.
@@ -137,6 +141,7 @@ class InputStore:
 
     def reset_times(self) -> None:
         """Forget receive times (e.g. on activation): every input must arrive again."""
+        self.all_arrived = not self.topics
         for state in self.topics.values():
             state.last_ns = None
             state.stale = False

@@ -19,6 +19,7 @@ sim time. Outputs go out only while every input has arrived and none is stale.
 
 from __future__ import annotations
 
+import gc
 import sys
 import time
 
@@ -267,7 +268,7 @@ class PolicyNode(LifecycleNode):
         now = time.monotonic_ns()
         if self._missed is not None:
             self.stats.missed += self._missed.tick(now)
-        self._tick(self.get_clock().now().nanoseconds, now)
+        self._tick(time.time_ns(), now)  # without use_sim_time, ROS time is the system time
 
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         if self.policy is None:
@@ -288,7 +289,7 @@ class PolicyNode(LifecycleNode):
             return
         step_start = time.perf_counter()
         try:
-            result = policy.step(inputs.values)
+            result = policy.step(inputs.values, validate=False)  # the decoders validated
         except PolicyRuntimeError as err:  # the decoders validate; this is a safety net
             stats.output_rejected += 1
             self._log_output_problem(now_ns, f"Tick skipped: {err}")
@@ -314,7 +315,7 @@ class PolicyNode(LifecycleNode):
 
     def _inputs_ready(self, now_ns: int) -> bool:
         inputs = self.inputs
-        missing = inputs.missing()
+        missing = [] if inputs.all_arrived else inputs.missing()
         if missing:
             self.stats.waiting += 1
             if now_ns - self._waiting_logged_ns >= LOG_PERIOD_NS or now_ns < self._waiting_logged_ns:
@@ -368,6 +369,7 @@ def main(args: list[str] | None = None) -> int:
         if node.start_failed:
             code = 1
         else:
+            gc.freeze()  # start-up objects never need collecting: keeps GC pauses out of the ticks
             executor = SingleThreadedExecutor()
             executor.add_node(node)
             executor.spin()

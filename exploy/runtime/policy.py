@@ -119,14 +119,21 @@ class Policy:
         self._memory = {name: value.copy() for name, value in self._initial_memory.items()}
         self.step_count = 0
 
-    def step(self, inputs: Mapping[str, np.ndarray]) -> TickResult:
+    def step(self, inputs: Mapping[str, np.ndarray], *, validate: bool = True) -> TickResult:
         """Run one sim tick with the external ``inputs`` (by component name).
+
+        Args:
+            inputs: One array per external input.
+            validate: Check names, shapes, dtypes and finiteness first. Pass False only when the
+                caller already guarantees them (the policy node's decoders do), to save the
+                checks on a 1 kHz hot path; a missing input then raises KeyError, not
+                PolicyRuntimeError.
 
         Raises:
             PolicyRuntimeError: for unknown, missing, misshaped or non-finite inputs; the
                 internal state is left untouched.
         """
-        feed = self._validated(inputs)
+        feed = self._validated(inputs) if validate else {spec.name: inputs[spec.name] for spec in self._inputs}
         feed.update(self._memory)
         self._step_array[...] = self.step_count
         feed[names.STEP_COUNT] = self._step_array
