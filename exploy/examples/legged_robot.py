@@ -33,6 +33,7 @@ from exploy.examples.quadruped_sim import (
 from exploy.exporter.core.actor import ExportableActor, add_actor_memory
 from exploy.exporter.core.context_manager import Group, Input, Memory, Output
 from exploy.exporter.core.exportable_environment import ExportableEnvironment
+from exploy.runtime.policy import INITIAL_VALUE_KEY
 
 __all__ = [
     "JOINT_NAMES",
@@ -189,11 +190,21 @@ class LeggedRobotEnv(ExportableEnvironment):
                 metadata={"names": list(JOINT_NAMES)},
             )
         )
+        # Memory that does not start at zero carries its reset value, so the runtime on the
+        # robot starts (and resets) exactly where the environment does.
         cm.add_components(
             [
                 Memory(name="last_actions", get_from_env_cb=lambda: self.last_actions),
-                Memory(name="joint_pos_target", get_from_env_cb=lambda: self.joint_pos_target),
-                Memory(name="joint_pos_history", get_from_env_cb=lambda: self.joint_pos_history),
+                Memory(
+                    name="joint_pos_target",
+                    get_from_env_cb=lambda: self.joint_pos_target,
+                    metadata={INITIAL_VALUE_KEY: self.joint_pos_target.tolist()},
+                ),
+                Memory(
+                    name="joint_pos_history",
+                    get_from_env_cb=lambda: self.joint_pos_history,
+                    metadata={INITIAL_VALUE_KEY: self.joint_pos_history.tolist()},
+                ),
             ]
         )
 

@@ -119,3 +119,18 @@ def test_process_actions_tick_reads_target_memory_and_current_joint_state(tmp_pa
     np.testing.assert_allclose(out["output.joint_targets.pd.effort"], expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(out["output.joint_targets.pd.pos"], clamped, rtol=0, atol=1e-6)
     np.testing.assert_array_equal(out["memory.joint_pos_target.out"], target)
+
+
+@pytest.mark.parametrize("factory", FACTORIES, ids=lambda f: f.__name__)
+def test_runtime_starts_from_the_environments_reset_memory(factory: Callable, tmp_path: pathlib.Path) -> None:
+    """Memory that does not start at zero ships its reset value, so the robot starts where the sim does."""
+    from exploy.runtime.policy import Policy
+
+    env, _, path = _export(factory, tmp_path)
+    env.reset()
+    policy = Policy(path)
+    memory = policy.memory
+    for name in MEMORIES:
+        expected = env.context_manager().get_outputs(to_numpy=True)[f"memory.{name}.out"]
+        np.testing.assert_allclose(memory[name], expected, rtol=0, atol=1e-7, err_msg=name)
+    assert np.abs(memory["joint_pos_target"]).max() > 0.1  # not the zeros default
