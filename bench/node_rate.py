@@ -1,7 +1,7 @@
 """Benchmark: the policy node at 1000 Hz sim rate (decimation 4), fed at sim rate from another process.
 
-The node runs in this process on a SingleThreadedExecutor (wall-clock timer, exactly as the
-``policy_node`` console script runs it); a feeder subprocess publishes every input at the sim
+The node runs in this process on a SingleThreadedExecutor with its tick thread, exactly as the
+``policy_node`` console script runs it; a feeder subprocess publishes every input at the sim
 rate. Afterwards the bare ``session.run`` of the same file is timed in this process.
 
 Printed: ticks achieved vs expected, missed ticks, tick compute time p50/p99/max (callback
@@ -15,7 +15,6 @@ Targets: <= 0.1 % missed ticks, tick compute p99 <= 0.25 ms for the tutorial pol
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import signal
 import pathlib
@@ -109,7 +108,7 @@ def run_node(args: argparse.Namespace, path: pathlib.Path) -> dict:
     from rclpy.executors import SingleThreadedExecutor
     from rclpy.parameter import Parameter
 
-    from exploy_ros.policy_node import PolicyNode
+    from exploy_ros.policy_node import PolicyNode, tune_process_for_ticking
     from exploy_ros.timing import LatencyWindow
 
     domain, ns = args.domain, f"/bench{os.getpid()}"
@@ -123,7 +122,7 @@ def run_node(args: argparse.Namespace, path: pathlib.Path) -> dict:
         ],
     )
     node.trigger_configure()
-    gc.freeze()  # as policy_node's main() does
+    tune_process_for_ticking()  # as policy_node's main() does
     executor = SingleThreadedExecutor()
     executor.add_node(node)
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain)}

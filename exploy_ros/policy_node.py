@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import gc
 import sys
+import threading
 import time
 
 import rclpy
@@ -44,7 +45,7 @@ from exploy_ros.diagnostics import TickStats, build_status
 from exploy_ros.inputs import InputStore
 from exploy_ros.outputs import ArrayWriter, OutputWriter
 from exploy_ros.parameters import NodeSettings, SettingsError, declare_parameters, read_settings
-from exploy_ros.timing import NS_PER_S, MissedTickCounter, SimClockTicker, period_ns
+from exploy_ros.timing import NS_PER_S, SimClockTicker, TickThread, period_ns
 
 NODE_NAME = "policy_node"
 LOG_PERIOD_NS = 2 * NS_PER_S
@@ -79,11 +80,11 @@ class PolicyNode(LifecycleNode):
         self._debug: tuple | None = None
         self._tick_pub = None
         self._tick_msg = UInt64()
-        self._timer = None
+        self._tick_thread: TickThread | None = None
+        self._lock = threading.Lock()  # one tick, message or reset at a time
         self._diag_timer = None
         self._diag_pub = None
         self._ticker: SimClockTicker | None = None
-        self._missed: MissedTickCounter | None = None
         self._active = False
         self._waiting_logged_ns = -LOG_PERIOD_NS
         self._output_logged_ns = -LOG_PERIOD_NS
@@ -175,10 +176,8 @@ class PolicyNode(LifecycleNode):
         if self.settings.use_sim_time:
             self._ticker = SimClockTicker(period_ns=period)
         else:
-            self._missed = MissedTickCounter(period_ns=period)
-            self._timer = self.create_timer(
-                period / NS_PER_S, self._on_timer, clock=Clock(clock_type=ClockType.STEADY_TIME)
-            )
+            self._tick_thread = TickThread(period_ns=period, tick=self._on_wall_tick)
+            self._tick_thread.start()
         self._active = True
         missing = self.inputs.missing()
         if missing:
@@ -187,11 +186,7 @@ class PolicyNode(LifecycleNode):
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Stop ticking."""
-        self._active = False
-        if self._timer is not None:
-            self.destroy_timer(self._timer)
-            self._timer = None
-        self._ticker = None
+        self._stop_ticking()
         return super().on_deactivate(state)
 
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -200,12 +195,21 @@ class PolicyNode(LifecycleNode):
         return TransitionCallbackReturn.SUCCESS
 
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
-        self._active = False
-        if self._timer is not None:
-            self.destroy_timer(self._timer)
-            self._timer = None
+        self._stop_ticking()
         self._release()
         return TransitionCallbackReturn.SUCCESS
+
+    def destroy_node(self) -> None:
+        """Stop the tick thread, then destroy the node."""
+        self._stop_ticking()
+        super().destroy_node()
+
+    def _stop_ticking(self) -> None:
+        self._active = False
+        thread, self._tick_thread = self._tick_thread, None
+        if thread is not None:
+            thread.stop()
+        self._ticker = None
 
     def _release(self) -> None:
         for sub in self._owned_subscriptions:
@@ -243,7 +247,8 @@ class PolicyNode(LifecycleNode):
         def on_message(msg) -> None:
             inputs = self.inputs
             if inputs is not None:
-                inputs.receive(topic, msg, self._clock_ns())
+                with self._lock:
+                    inputs.receive(topic, msg, self._clock_ns())
         return on_message
 
     def _clock_ns(self) -> int:
@@ -260,21 +265,26 @@ class PolicyNode(LifecycleNode):
         if not self._active or self._ticker is None:
             return
         skipped = self._ticker.skipped
-        for stamp in self._ticker.advance(now):
-            self._tick(stamp, now)
+        with self._lock:
+            for stamp in self._ticker.advance(now):
+                self._tick(stamp, now)
         self.stats.missed += self._ticker.skipped - skipped
 
-    def _on_timer(self) -> None:
-        now = time.monotonic_ns()
-        if self._missed is not None:
-            self.stats.missed += self._missed.tick(now)
-        self._tick(time.time_ns(), now)  # without use_sim_time, ROS time is the system time
+    def _on_wall_tick(self, now_ns: int) -> None:
+        """A tick of the tick thread (without use_sim_time, ROS time is the system time)."""
+        with self._lock:
+            thread = self._tick_thread
+            if not self._active or thread is None:
+                return
+            self.stats.missed = thread.missed
+            self._tick(time.time_ns(), now_ns)
 
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         if self.policy is None:
             response.success, response.message = False, "not configured"
             return response
-        self.policy.reset()
+        with self._lock:
+            self.policy.reset()
         response.success, response.message = True, "memory restored to its initial value, step counter 0"
         self.get_logger().info("Reset: " + response.message)
         return response
@@ -359,6 +369,14 @@ def _static(shape: tuple | None) -> tuple[int, ...]:
     return tuple(d if isinstance(d, int) else 1 for d in (shape or ()))
 
 
+def tune_process_for_ticking() -> None:
+    """Process-wide settings for a 1 kHz tick: no GC pauses over start-up objects, and a short
+    GIL switch interval so the tick thread gets the interpreter promptly while the executor
+    thread runs callbacks (default 5 ms)."""
+    gc.freeze()
+    sys.setswitchinterval(1e-4)
+
+
 def main(args: list[str] | None = None) -> int:
     """Run the policy node until shutdown; exit code 1 when autostart fails to configure."""
     rclpy.init(args=args)
@@ -369,7 +387,7 @@ def main(args: list[str] | None = None) -> int:
         if node.start_failed:
             code = 1
         else:
-            gc.freeze()  # start-up objects never need collecting: keeps GC pauses out of the ticks
+            tune_process_for_ticking()
             executor = SingleThreadedExecutor()
             executor.add_node(node)
             executor.spin()

@@ -2,11 +2,16 @@
 
 - :class:`SimClockTicker`: with ``use_sim_time``, turns ``/clock`` messages into ticks, exactly
   one per sim period of clock advance.
-- :class:`MissedTickCounter`: with the wall clock, counts the periods a late timer skipped.
+- :class:`TickThread`: without sim time, ticks at absolute deadlines on its own thread and
+  counts the periods it had to skip.
 - :class:`LatencyWindow`: a fixed ring of recent durations with percentiles, O(1) per sample.
 """
 
 from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
 
 import numpy as np
 
@@ -69,43 +74,6 @@ class SimClockTicker:
         return times
 
 
-class MissedTickCounter:
-    """Counts timer periods that passed without a callback (the timer was late and skipped).
-
-    Call :meth:`tick` with a monotonic time at every timer callback.
-
-    Args:
-        period_ns: Timer period in nanoseconds.
-    """
-
-    def __init__(self, *, period_ns: int) -> None:
-        self.period_ns = period_ns
-        self.missed = 0
-        self.callbacks = 0
-        self._first_ns: int | None = None
-
-    def reset(self) -> None:
-        """Start counting afresh (e.g. on activation)."""
-        self.missed = 0
-        self.callbacks = 0
-        self._first_ns = None
-
-    def tick(self, now_ns: int) -> int:
-        """Record a callback at ``now_ns``; return how many periods were missed just before it.
-
-        The expected number of callbacks is the number of whole periods since the first one,
-        plus one; the shortfall is what the timer skipped (rcl timers drop late periods).
-        """
-        self.callbacks += 1
-        if self._first_ns is None:
-            self._first_ns = now_ns
-            return 0
-        expected = (now_ns - self._first_ns + self.period_ns // 2) // self.period_ns + 1
-        new = max(0, expected - self.callbacks - self.missed)
-        self.missed += new
-        return new
-
-
 class LatencyWindow:
     """The last ``size`` durations (seconds) with percentiles and a running maximum.
 
@@ -144,3 +112,51 @@ class LatencyWindow:
         if self.count == 0:
             return float("nan")
         return float(np.percentile(self._buf[: min(self.count, self._buf.size)], q))
+
+
+class TickThread:
+    """Calls ``tick(now_ns)`` every ``period_ns`` on its own thread, at absolute deadlines.
+
+    A dedicated thread keeps the tick on time while the executor thread is busy with incoming
+    messages (in rclpy, one executor thread would run the timer only between message
+    callbacks). A deadline more than one period in the past is skipped, not run late in a
+    burst, and counted in :attr:`missed`.
+
+    Args:
+        period_ns: Tick period in nanoseconds.
+        tick: Called with the monotonic time of each tick.
+        name: Thread name.
+    """
+
+    def __init__(self, *, period_ns: int, tick: Callable[[int], None], name: str = "policy-tick") -> None:
+        self.period_ns = period_ns
+        self.missed = 0
+        self._tick = tick
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop ticking and wait for a running tick to finish."""
+        self._stop.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        period = self.period_ns
+        deadline = time.monotonic_ns()
+        while not self._stop.is_set():
+            now = time.monotonic_ns()
+            if now < deadline:
+                time.sleep((deadline - now) / NS_PER_S)
+                now = time.monotonic_ns()
+            late = (now - deadline) // period
+            if late > 0:  # whole periods passed without a tick: skip them
+                self.missed += late
+                deadline += late * period
+            if self._stop.is_set():
+                break
+            self._tick(now)
+            deadline += period

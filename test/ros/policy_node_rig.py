@@ -57,7 +57,11 @@ class Reference:
         self.reset()
 
     def reset(self) -> None:
-        self.memory = {m.input_name: np.zeros(m.shape, np.float32) for m in self.memories}
+        """Memory as the file says it starts: its ``initial_value`` metadata, else zeros."""
+        self.memory = {
+            m.input_name: np.asarray((m.metadata or {}).get("initial_value", np.zeros(m.shape)), np.float32).reshape(m.shape)
+            for m in self.memories
+        }
 
     def run(self, inputs: Mapping[str, np.ndarray], step_count: int, *, keep_memory: bool = True) -> dict[str, np.ndarray]:
         feed = {**inputs, **self.memory, "ctx.step_count": np.array(step_count, dtype=np.int32)}

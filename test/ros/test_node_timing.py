@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from exploy_ros.timing import LatencyWindow, MissedTickCounter, SimClockTicker, period_ns
+from exploy_ros.timing import LatencyWindow, SimClockTicker, TickThread, period_ns
 
 MS = 1_000_000
 
@@ -37,13 +37,6 @@ def test_sim_clock_ticker_caps_catch_up_and_counts_the_rest_as_skipped():
     assert ticker.advance(11 * MS) == [11 * MS]
 
 
-def test_missed_tick_counter_counts_skipped_periods():
-    counter = MissedTickCounter(period_ns=MS)
-    for t in (0, 1, 2, 5, 6):
-        counter.tick(t * MS + 100)
-    assert counter.missed == 2 and counter.callbacks == 5
-
-
 def test_latency_window_percentiles_and_max():
     window = LatencyWindow(size=100)
     assert np.isnan(window.percentile(50))
@@ -57,3 +50,23 @@ def test_period_ns_rejects_non_positive_rates():
     assert period_ns(1000.0) == MS
     with pytest.raises(ValueError, match="rate must be > 0"):
         period_ns(0.0)
+
+
+def test_tick_thread_ticks_at_the_period_and_counts_skipped_deadlines():
+    import time
+
+    stamps = []
+
+    def tick(now_ns):
+        stamps.append(now_ns)
+        if len(stamps) == 5:
+            time.sleep(0.035)  # a stall of 3.5 periods
+
+    thread = TickThread(period_ns=10 * MS, tick=tick)
+    thread.start()
+    time.sleep(0.2)
+    thread.stop()
+    assert thread.missed >= 2
+    assert 15 <= len(stamps) + thread.missed <= 22
+    gaps = np.diff(stamps[:5]) / MS
+    assert np.all((gaps > 5) & (gaps < 15))
