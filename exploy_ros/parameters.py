@@ -54,6 +54,12 @@ PARAMETERS: dict[str, ParameterInfo] = {
     "diagnostics_period_s": ParameterInfo(
         1.0, ParameterType.PARAMETER_DOUBLE, "Period (s, wall clock) of the /diagnostics report."
     ),
+    "realtime_priority": ParameterInfo(
+        0,
+        ParameterType.PARAMETER_INTEGER,
+        "1..99: run the wall-clock tick thread under SCHED_FIFO at this priority (Linux, needs "
+        "CAP_SYS_NICE or an rtprio limit; a warning if refused). 0: normal scheduling.",
+    ),
     "autostart": ParameterInfo(
         True, ParameterType.PARAMETER_BOOL, "Configure and activate at start-up (read once, at construction)."
     ),
@@ -79,6 +85,7 @@ class NodeSettings:
         best_effort: Inputs and outputs use best-effort reliability.
         frame_id: Header frame id of published messages.
         diagnostics_period_s: Period of the diagnostics report.
+        realtime_priority: SCHED_FIFO priority of the tick thread (0: normal scheduling).
         use_sim_time: Tick from ``/clock``.
     """
 
@@ -91,6 +98,7 @@ class NodeSettings:
     best_effort: bool
     frame_id: str
     diagnostics_period_s: float
+    realtime_priority: int
     use_sim_time: bool
 
 
@@ -121,6 +129,9 @@ def read_settings(node: Node) -> NodeSettings:
     reliability = str(value["qos_reliability"])
     if reliability not in RELIABILITIES:
         raise SettingsError(f"Parameter 'qos_reliability' must be one of {list(RELIABILITIES)}, got {reliability!r}")
+    priority = int(value["realtime_priority"])
+    if not 0 <= priority <= 99:
+        raise SettingsError(f"Parameter 'realtime_priority' must be 0 (off) or 1..99, got {priority}")
     diag = float(value["diagnostics_period_s"])
     if not diag > 0.0:
         raise SettingsError(f"Parameter 'diagnostics_period_s' must be > 0, got {diag}")
@@ -134,5 +145,6 @@ def read_settings(node: Node) -> NodeSettings:
         best_effort=reliability == "best_effort",
         frame_id=str(value["frame_id"]),
         diagnostics_period_s=diag,
+        realtime_priority=priority,
         use_sim_time=bool(node.get_parameter("use_sim_time").value),
     )

@@ -176,8 +176,12 @@ class PolicyNode(LifecycleNode):
         if self.settings.use_sim_time:
             self._ticker = SimClockTicker(period_ns=period)
         else:
-            self._tick_thread = TickThread(period_ns=period, tick=self._on_wall_tick)
-            self._tick_thread.start()
+            self._tick_thread = TickThread(
+                period_ns=period, tick=self._on_wall_tick, priority=self.settings.realtime_priority
+            )
+            problem = self._tick_thread.start()
+            if problem:
+                self.get_logger().warning(f"{problem}; ticking at normal priority")
         self._active = True
         missing = self.inputs.missing()
         if missing:
@@ -374,7 +378,7 @@ def tune_process_for_ticking() -> None:
     GIL switch interval so the tick thread gets the interpreter promptly while the executor
     thread runs callbacks (default 5 ms)."""
     gc.freeze()
-    sys.setswitchinterval(1e-4)
+    sys.setswitchinterval(2e-5)
 
 
 def main(args: list[str] | None = None) -> int:

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -125,18 +126,28 @@ class TickThread:
     Args:
         period_ns: Tick period in nanoseconds.
         tick: Called with the monotonic time of each tick.
+        priority: 1..99 runs the thread under ``SCHED_FIFO`` at this priority (Linux; needs
+            CAP_SYS_NICE or an rtprio limit); 0 keeps normal scheduling.
         name: Thread name.
     """
 
-    def __init__(self, *, period_ns: int, tick: Callable[[int], None], name: str = "policy-tick") -> None:
+    def __init__(
+        self, *, period_ns: int, tick: Callable[[int], None], priority: int = 0, name: str = "policy-tick"
+    ) -> None:
         self.period_ns = period_ns
+        self.priority = priority
         self.missed = 0
         self._tick = tick
         self._stop = threading.Event()
+        self._started = threading.Event()
+        self._priority_error: str | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
-    def start(self) -> None:
+    def start(self) -> str | None:
+        """Start ticking; return why the real-time priority could not be set, or None."""
         self._thread.start()
+        self._started.wait(5.0)
+        return self._priority_error
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop ticking and wait for a running tick to finish."""
@@ -144,7 +155,17 @@ class TickThread:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
+    def _set_priority(self) -> None:
+        if self.priority <= 0:
+            return
+        try:
+            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.priority))  # 0: this thread
+        except (AttributeError, OSError) as err:
+            self._priority_error = f"cannot run the tick thread at SCHED_FIFO priority {self.priority}: {err}"
+
     def _run(self) -> None:
+        self._set_priority()
+        self._started.set()
         period = self.period_ns
         deadline = time.monotonic_ns()
         while not self._stop.is_set():
