@@ -11,10 +11,14 @@ Topics (names relative to the node; inputs and outputs follow the topic map, see
 - ``/diagnostics`` (``diagnostic_msgs/DiagnosticArray``) and the ``~/reset`` service
   (``std_srvs/Trigger``: restores the initial memory and sets the step counter to 0).
 
-Timing: without ``use_sim_time`` a steady-clock timer ticks at the sim rate. With
-``use_sim_time`` the node ticks from ``/clock``: exactly one tick per sim period of clock
-advance (:class:`exploy_ros.timing.SimClockTicker`); headers of stamped outputs carry the tick's
-sim time. Outputs go out only while every input has arrived and none is stale.
+Timing: without ``use_sim_time`` a dedicated thread ticks at the sim rate at absolute
+monotonic deadlines (:class:`exploy_ros.timing.TickThread`, optionally ``SCHED_FIFO``), so
+message callbacks on the executor thread do not delay it; headers carry the system time of the
+tick. With ``use_sim_time`` the node ticks from ``/clock`` on the executor thread: exactly one
+tick per sim period of clock advance (:class:`exploy_ros.timing.SimClockTicker`), headers carry
+the tick's sim time, and inputs published before a ``/clock`` message are used by the ticks it
+triggers (input subscriptions are created before the ``/clock`` one, so the executor takes them
+first). Outputs go out only while every input has arrived and none is stale.
 """
 
 from __future__ import annotations
