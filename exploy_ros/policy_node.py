@@ -8,6 +8,10 @@ Topics (names relative to the node; inputs and outputs follow the topic map, see
 - ``~/actions``, ``~/obs`` (``Float32MultiArray``, with ``publish_debug``): after Default ticks;
 - ``~/tick`` (``std_msgs/UInt64``): the ``ctx.step_count`` of the tick just run, published
   after that tick's outputs, so a lockstep driver can tell which tick produced them;
+- ``~/input_count`` (``std_msgs/UInt64``, reliable, transient local; with ``use_sim_time``
+  only): how many input messages the node has taken so far, published after each one, so a
+  lockstep driver (``exploy replay --live``) knows its inputs are in before it moves
+  ``/clock`` (DDS does not order messages across topics);
 - ``/diagnostics`` (``diagnostic_msgs/DiagnosticArray``) and the ``~/reset`` service
   (``std_srvs/Trigger``: restores the initial memory and sets the step counter to 0).
 
@@ -47,6 +51,7 @@ from exploy.runtime.policy import Policy
 from exploy_ros.adapters import message_class
 from exploy_ros.diagnostics import TickStats, build_status
 from exploy_ros.inputs import InputStore
+from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC
 from exploy_ros.outputs import ArrayWriter, OutputWriter
 from exploy_ros.parameters import NodeSettings, SettingsError, declare_parameters, read_settings
 from exploy_ros.timing import NS_PER_S, SimClockTicker, TickThread, period_ns
@@ -84,6 +89,8 @@ class PolicyNode(LifecycleNode):
         self._debug: tuple | None = None
         self._tick_pub = None
         self._tick_msg = UInt64()
+        self._input_count_pub = None
+        self._input_count = UInt64()
         self._tick_thread: TickThread | None = None
         self._lock = threading.Lock()  # one tick, message or reset at a time
         self._diag_timer = None
@@ -159,6 +166,8 @@ class PolicyNode(LifecycleNode):
         self._owned_publishers += [self._tick_pub, self._diag_pub]
         self._reset_service = self.create_service(Trigger, "~/reset", self._on_reset)
         if settings.use_sim_time:
+            self._input_count_pub = self.create_publisher(UInt64, f"~/{INPUT_COUNT_TOPIC}", INPUT_COUNT_QOS)
+            self._owned_publishers.append(self._input_count_pub)
             clock_qos = QoSProfile(depth=max(settings.qos_depth, 10), reliability=ReliabilityPolicy.BEST_EFFORT)
             self._owned_subscriptions.append(self.create_subscription(ClockMsg, "/clock", self._on_clock, clock_qos))
         self._diag_timer = self.create_timer(
@@ -187,6 +196,8 @@ class PolicyNode(LifecycleNode):
             if problem:
                 self.get_logger().warning(f"{problem}; ticking at normal priority")
         self._active = True
+        if self._input_count_pub is not None:
+            self._input_count_pub.publish(self._input_count)
         missing = self.inputs.missing()
         if missing:
             self.get_logger().info(f"Active; waiting for inputs: {', '.join(missing)}")
@@ -230,6 +241,7 @@ class PolicyNode(LifecycleNode):
             self.destroy_timer(self._diag_timer)
         self._owned_subscriptions, self._owned_publishers, self._outputs, self._debug = [], [], [], None
         self._tick_pub = self._diag_pub = self._diag_timer = self._reset_service = None
+        self._input_count_pub = None
         self.policy = self.topic_map = self.inputs = self.settings = None
         self._now_ns = None
 
@@ -257,6 +269,9 @@ class PolicyNode(LifecycleNode):
             if inputs is not None:
                 with self._lock:
                     inputs.receive(topic, msg, self._clock_ns())
+            if self._input_count_pub is not None:
+                self._input_count.data += 1
+                self._input_count_pub.publish(self._input_count)
         return on_message
 
     def _clock_ns(self) -> int:

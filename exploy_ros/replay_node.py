@@ -4,7 +4,8 @@ For every sim tick ``k`` of the bag the driver
 
 1. calls the node's ``~/reset`` service where the bag marks a reset (and before tick 0);
 2. publishes the tick's inputs on the node's input topics and waits until the node's
-   subscriptions acknowledged them (reliable QoS), so they are in before the clock moves;
+   ``~/input_count`` says it has taken them (DDS does not order messages across topics, and
+   ``wait_for_all_acked`` is not bounded reliably here), so they are in before the clock moves;
 3. publishes ``/clock`` at the tick's sim time (the node, with ``use_sim_time``, ticks once);
 4. waits (bounded) for one message on every output topic and the node's ``~/tick``, whose
    ``ctx.step_count`` must be the one the bag implies.
@@ -27,7 +28,6 @@ import numpy as np
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.context import Context
-from rclpy.duration import Duration
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -42,6 +42,7 @@ from exploy.bag.reader import Recording, check_policy, read_bag, read_meta, topi
 from exploy.format import PolicyFormatError, read_metadata
 from exploy.mapping import TopicDecoder, TopicEncoder, TopicMap
 from exploy_ros.adapters import build_ros_message, message_class
+from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC
 
 NS_PER_S = 1_000_000_000
 DISCOVERY_TIMEOUT_S = 10.0
@@ -88,7 +89,12 @@ class ReplayDriver(Node):
             self.create_subscription(message_class(spec.msg_type), topic, lambda m, q=self._queues[topic]: q.append(m), qos)
         self._ticks: deque = deque()
         self.create_subscription(UInt64, f"{self.target}/tick", lambda m: self._ticks.append(m.data), qos)
+        self._input_count: int | None = None
+        self.create_subscription(UInt64, f"{self.target}/{INPUT_COUNT_TOPIC}", self._on_input_count, INPUT_COUNT_QOS)
         self._reset = self.create_client(Trigger, f"{self.target}/reset")
+
+    def _on_input_count(self, msg: UInt64) -> None:
+        self._input_count = msg.data
 
     def resolve(self, topic: str) -> str:
         """Absolute name of a topic-map topic for the target node."""
@@ -130,6 +136,10 @@ class ReplayDriver(Node):
         )
         if not self._reset.wait_for_service(timeout_sec=timeout):
             raise LiveReplayError(f"Service {self.target}/reset not available after {timeout:g} s. {hint}")
+        self._spin_until(
+            executor, lambda: self._input_count is not None, timeout,
+            f"No {self.target}/input_count after {timeout:g} s: is the node running with use_sim_time:=true? {hint}",
+        )
 
     def reset_node(self, executor: SingleThreadedExecutor) -> None:
         """Call the node's ``~/reset`` and wait for its answer."""
@@ -159,7 +169,7 @@ class ReplayDriver(Node):
         outputs = {name: np.zeros_like(values) for name, values in rec.expected.items()}
         timing: list[Divergence] = []
         step_count = 0
-        ack = Duration(seconds=self.timeout)
+        taken = self._input_count or 0
         for tick in tqdm(range(rec.num_ticks), desc="live replay", unit="tick", disable=not progress, mininterval=0.5):
             if tick == 0 or rec.resets[tick]:
                 self.reset_node(executor)
@@ -170,9 +180,12 @@ class ReplayDriver(Node):
                 sec_nsec = (stamp // NS_PER_S, stamp % NS_PER_S)
                 for encode, msg_type, pub in self._inputs:
                     pub.publish(build_ros_message(msg_type, encode(values, stamp=sec_nsec, check_finite=False)))
-                for _, _, pub in self._inputs:
-                    if not pub.wait_for_all_acked(ack):
-                        raise LiveReplayError(f"{self.target} did not acknowledge inputs of tick {tick} on {pub.topic_name}")
+                taken += len(self._inputs)
+                self._spin_until(
+                    executor, lambda n=taken: (self._input_count or 0) >= n, self.timeout,
+                    f"{self.target} did not take the inputs of tick {tick} within {self.timeout:g} s "
+                    f"(input_count {self._input_count}, expected {taken})",
+                )
             self._clock_msg.clock.sec, self._clock_msg.clock.nanosec = stamp // NS_PER_S, stamp % NS_PER_S
             self._clock_pub.publish(self._clock_msg)
             self._spin_until(

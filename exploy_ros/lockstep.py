@@ -1,0 +1,17 @@
+"""The lockstep protocol between the policy node (``use_sim_time``) and a driver such as the
+live replay: which topics tell the driver that its inputs are in and which tick ran."""
+
+from __future__ import annotations
+
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+TICK_TOPIC = "tick"
+"""``~/tick`` (std_msgs/UInt64): ``ctx.step_count`` of each tick, after its outputs."""
+
+INPUT_COUNT_TOPIC = "input_count"
+"""``~/input_count`` (std_msgs/UInt64): input messages taken so far (``use_sim_time`` only)."""
+
+INPUT_COUNT_QOS = QoSProfile(
+    depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
+)
+"""QoS of ``~/input_count``: a late-joining driver still gets the current count."""
