@@ -82,12 +82,36 @@ def _channels(result: ReplayResult) -> list[tuple[str, int]]:
     return (diverging + rest)[:MAX_PLOTTED_CHANNELS]
 
 
+def channel_labels(policy: str | pathlib.Path) -> dict[str, list[str]]:
+    """Per output, one label per channel: joint names from the metadata where the file has
+    them (``names`` / ``joint_names`` on the component or its group), else ``name[i]``."""
+    from exploy.format import PolicyFormatError, read_metadata
+
+    try:
+        meta = read_metadata(policy)
+    except PolicyFormatError:
+        return {}
+    labels = {}
+    for comp in meta.outputs:
+        sources = [comp.metadata or {}]
+        if comp.group:
+            sources.append(meta.group(comp.group).metadata or {})
+        names = next(
+            (m[k] for m in sources for k in ("names", "joint_names") if isinstance(m.get(k), list)), None
+        )
+        item = comp.name.rsplit(".", 1)[-1]
+        if names is not None and len(names) == comp.size:
+            labels[comp.name] = [f"{item} {n}" for n in names]
+    return labels
+
+
 def write_plot(result: ReplayResult, path: str | pathlib.Path) -> pathlib.Path:
     """Plot expected vs deployed values per output channel over sim time, divergences marked.
 
-    One panel per channel (at most :data:`MAX_PLOTTED_CHANNELS`, diverging channels first);
-    expected values are dots at the ticks that carry them, deployed values a line over every
-    tick, diverging ticks red crosses, missing ticks grey bands.
+    One panel per channel in a grid (at most :data:`MAX_PLOTTED_CHANNELS`, diverging channels
+    first), labelled with joint names where the file has them; expected values are dots at the
+    ticks that carry them, deployed values a line over every tick, diverging ticks red crosses,
+    missing ticks grey bands.
     """
     import matplotlib
 
@@ -97,23 +121,38 @@ def write_plot(result: ReplayResult, path: str | pathlib.Path) -> pathlib.Path:
     path = pathlib.Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     chans = _channels(result)
+    labels = channel_labels(result.policy)
     time = np.arange(result.num_ticks) * result.dt
-    fig, axes = plt.subplots(max(1, len(chans)), 1, figsize=(10, 1.8 * max(1, len(chans)) + 0.8), sharex=True, squeeze=False)
-    for ax, (name, c) in zip(axes[:, 0], chans):
+    count = max(1, len(chans))
+    cols = 1 if count <= 4 else 2 if count <= 8 else 3
+    rows = -(-count // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 1.7 * rows + 0.9), sharex=True, squeeze=False)
+    for ax, (name, c) in zip(axes.flat, chans):
         mask = result.expected_ticks[name]
         ax.plot(time, result.actual[name][:, c], lw=0.9, color="tab:blue", label="deployed")
-        ax.plot(time[mask], result.expected[name][mask, c], ".", ms=3, color="tab:orange", label="expected")
+        ax.plot(time[mask], result.expected[name][mask, c], ".", ms=2.5, color="tab:orange", label="expected")
         div = result.outputs[name].diverging
         if div.any():
             ax.plot(time[div], result.actual[name][div, c], "x", ms=5, color="red", label="divergence")
         for tick in result.missing_ticks:
             ax.axvspan(time[tick] - result.dt / 2, time[tick] + result.dt / 2, color="grey", alpha=0.3)
-        ax.set_ylabel(f"{name}[{c}]", fontsize=8)
-    axes[0, 0].legend(loc="upper right", fontsize=7)
-    axes[-1, 0].set_xlabel("sim time since start of recording [s]")
+        label = labels[name][c] if name in labels else f"{name.rsplit('.', 1)[-1]}[{c}]"
+        ax.set_title(label, fontsize=8, loc="left")
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[len(chans):]:
+        ax.set_visible(False)
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    for ax in axes.flat:  # the legend of the panel that shows a divergence, if any
+        h, n = ax.get_legend_handles_labels()
+        if len(h) > len(handles):
+            handles, names = h, n
+    fig.legend(handles, names, loc="upper right", fontsize=8, ncol=len(names))
+    for ax in axes[-1, :]:
+        ax.set_xlabel("sim time [s]", fontsize=8)
     verdict = "MATCH" if result.ok else f"DIVERGED (first at tick {result.first_divergence.tick})"  # type: ignore[union-attr]
-    fig.suptitle(f"exploy replay ({result.mode}): {verdict}", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / fig.get_figheight()))
+    outputs = ", ".join(result.outputs)
+    fig.suptitle(f"exploy replay ({result.mode}): {verdict} — {outputs}", fontsize=10, x=0.01, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
