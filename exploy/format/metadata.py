@@ -15,6 +15,7 @@ The exporter writes string key/value pairs into the ONNX ``metadata_props``:
 from __future__ import annotations
 
 import enum
+import math
 import json
 import pathlib
 from collections.abc import Mapping
@@ -93,10 +94,7 @@ class ComponentSpec:
     @property
     def size(self) -> int:
         """Number of elements in the tensor."""
-        count = 1
-        for dim in self.shape:
-            count *= dim
-        return count
+        return math.prod(self.shape)
 
     def to_json(self) -> dict[str, Any]:
         """The component's entry in the ``exploy.components`` index."""

@@ -12,6 +12,7 @@ The default rules live in :mod:`exploy.mapping.rules`; a mapping file overrides 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,10 +52,7 @@ class FieldBinding:
     @property
     def size(self) -> int:
         """Number of elements in the tensor."""
-        count = 1
-        for dim in self.shape:
-            count *= dim
-        return count
+        return math.prod(self.shape)
 
 
 @dataclass(frozen=True)
