@@ -300,7 +300,14 @@ class PolicyNode(LifecycleNode):
             if not self._active or thread is None:
                 return
             self.stats.missed = thread.missed
-            self._tick(time.time_ns(), now_ns)
+            try:
+                self._tick(time.time_ns(), now_ns)
+            except Exception as err:  # the tick thread must outlive any one tick
+                if not self.context.ok():
+                    thread.stop()  # SIGINT shut the context down before main() stopped us
+                    return
+                self.stats.output_rejected += 1
+                self._log_output_problem(now_ns, f"Tick failed: {type(err).__name__}: {err}")
 
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         if self.policy is None:
