@@ -17,20 +17,20 @@ setup(
         ("share/" + package_name + "/launch", glob("launch/*.launch.py")),
         ("share/" + package_name + "/config", glob("config/*.yaml")),
     ],
-    # The runtime (robot) needs no torch: onnxruntime + numpy run the exported file.
+    # The runtime (robot) needs no torch: onnxruntime + numpy run the exported file, PyYAML
+    # reads the node's parameter and mapping files.
     install_requires=[
         "setuptools",
         "numpy",
         "onnx",
         "onnxruntime",
         "PyYAML",
-        "rosbags",
-        "tqdm",
-        "matplotlib",
     ],
     extras_require={
         # The offline exporter traces torch code into ONNX.
-        "export": ["torch", "onnxscript"],
+        "export": ["torch", "onnxscript", "tqdm"],
+        # Recording and replaying rosbag2 files, with plots.
+        "replay": ["rosbags", "matplotlib", "tqdm"],
         "test": ["pytest"],
     },
     python_requires=">=3.10",
