@@ -126,7 +126,8 @@ def write_plot(result: ReplayResult, path: str | pathlib.Path) -> pathlib.Path:
     count = max(1, len(chans))
     cols = 1 if count <= 4 else 2 if count <= 8 else 3
     rows = -(-count // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 1.7 * rows + 0.9), sharex=True, squeeze=False)
+    height = 1.7 * rows + 1.1
+    fig, axes = plt.subplots(rows, cols, figsize=(max(9.0, 5.2 * cols), height), sharex=True, squeeze=False)
     for ax, (name, c) in zip(axes.flat, chans):
         mask = result.expected_ticks[name]
         ax.plot(time, result.actual[name][:, c], lw=0.9, color="tab:blue", label="deployed")
@@ -146,13 +147,13 @@ def write_plot(result: ReplayResult, path: str | pathlib.Path) -> pathlib.Path:
         h, n = ax.get_legend_handles_labels()
         if len(h) > len(handles):
             handles, names = h, n
-    fig.legend(handles, names, loc="upper right", fontsize=8, ncol=len(names))
+    fig.legend(handles, names, loc="upper right", fontsize=8, ncol=len(names), bbox_to_anchor=(0.995, 1 - 0.32 / height))
     for ax in axes[-1, :]:
         ax.set_xlabel("sim time [s]", fontsize=8)
     verdict = "MATCH" if result.ok else f"DIVERGED (first at tick {result.first_divergence.tick})"  # type: ignore[union-attr]
     outputs = ", ".join(result.outputs)
-    fig.suptitle(f"exploy replay ({result.mode}): {verdict} — {outputs}", fontsize=10, x=0.01, ha="left")
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.5 / fig.get_figheight()))
+    fig.suptitle(f"exploy replay ({result.mode}): {verdict} — {outputs}", fontsize=10, x=0.01, y=1 - 0.08 / height, ha="left")
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.75 / height))
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
