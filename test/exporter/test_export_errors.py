@@ -220,3 +220,10 @@ def test_mutation_dropped_by_tracer_is_an_error(tmp_path):
     exp_env = _CopyThroughEnv()
     with pytest.raises(ExportError, match=r"default path disagrees.*'cmd'.*clone\(\)"):
         export_environment_as_onnx(env=exp_env, actor=torch.nn.Linear(2, 2), path=tmp_path)
+
+
+def test_unsupported_input_dtype(tmp_path):
+    exp_env = make_registered()
+    exp_env.env.data_source.foo = exp_env.env.data_source.foo.to(torch.bfloat16)
+    with pytest.raises(ExportError, match=r"'foo' has dtype torch.bfloat16; use one of torch.float32"):
+        export_environment_as_onnx(env=exp_env, actor=_actor(exp_env), path=tmp_path)

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from exploy.exporter.core.components import Component, Group, Input, Memory, Output
@@ -47,8 +46,9 @@ class Registered:
         return self.component.read()
 
     def spec(self) -> ComponentSpec:
+        """The component's entry in the file's index (shape and dtype of its current value)."""
         value = self.read()
-        dtype = str(value.detach().cpu().numpy().dtype) if value.dtype != torch.bfloat16 else "bfloat16"
+        dtype = str(value.detach().cpu().numpy().dtype)
         return ComponentSpec(
             name=self.name,
             kind=self.kind,
@@ -138,7 +138,7 @@ class ContextManager:
         try:
             tensor = new.read()
         except ExportError:
-            raise
+            raise  # the callback returned something that is not a tensor
         except Exception:  # state not built yet: checked again at export
             return
         for entry in self.graph_inputs():
@@ -216,8 +216,3 @@ def _value(entry: Registered, to_numpy: bool) -> Any:
     if to_numpy:
         return value.detach().cpu().numpy().copy()
     return value
-
-
-def as_numpy(value: torch.Tensor) -> np.ndarray:
-    """A detached numpy copy of ``value``."""
-    return value.detach().cpu().numpy().copy()

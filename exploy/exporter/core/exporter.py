@@ -24,6 +24,7 @@ from exploy.format import names
 from exploy.format.paths import PolicyPaths
 
 DEFAULT_OPSET = 20
+_SUPPORTED_DTYPES = (torch.float32, torch.float64, torch.int32, torch.int64, torch.bool)
 
 
 class ExportMode(enum.Enum):
@@ -212,8 +213,11 @@ def _check_components(cm: ContextManager) -> None:
                 f"'{entry.name}' and '{seen[id(tensor)]}' return the same tensor; register it once"
             )
         seen[id(tensor)] = entry.name
-        if not (tensor.is_floating_point() or tensor.dtype in (torch.int32, torch.int64, torch.bool)):
-            raise ExportError(f"'{entry.name}' has unsupported dtype {tensor.dtype}")
+        if tensor.dtype not in _SUPPORTED_DTYPES:
+            raise ExportError(
+                f"'{entry.name}' has dtype {tensor.dtype}; use one of "
+                f"{', '.join(str(d) for d in _SUPPORTED_DTYPES)}"
+            )
     for entry in cm.outputs():
         entry.read()
 
