@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime
-import enum
 import json
 import pathlib
-import warnings
 from typing import Any
 
 import numpy as np
@@ -19,63 +17,20 @@ from exploy.exporter.core.decimation_graph import build_decimation_model
 from exploy.exporter.core.errors import ExportError
 from exploy.exporter.core.exportable_environment import ExportableEnvironment
 from exploy.exporter.core.probe import probe_sim_rate_outputs
+from exploy.exporter.core.tracing import (
+    ExportMode,
+    TracedPolicy,
+    check_against_eager,
+    dry_run,
+    restore,
+    trace,
+)
 from exploy.format import metadata as meta_keys
 from exploy.format import names
 from exploy.format.paths import PolicyPaths
 
 DEFAULT_OPSET = 20
 _SUPPORTED_DTYPES = (torch.float32, torch.float64, torch.int32, torch.int64, torch.bool)
-
-
-class ExportMode(enum.Enum):
-    """The two traced paths of an exploy file."""
-
-    #: Observations -> actor -> process_actions -> apply_actions (once per policy step).
-    Default = "default"
-    #: apply_actions only (the other ``decimation - 1`` sim ticks).
-    ProcessActions = "process_actions"
-
-
-class _TracedPolicy(torch.nn.Module):
-    """The module torch traces: one tick of the environment in the current mode."""
-
-    def __init__(self, env: ExportableEnvironment, actor: torch.nn.Module) -> None:
-        super().__init__()
-        self._env = env
-        self.actor = actor
-        for index, module in enumerate(env.context_manager().modules):
-            self.add_module(f"env_module_{index}", module)
-        self.mode = ExportMode.Default
-        self.check_shapes = False
-
-    def forward(self, inputs: dict[str, torch.Tensor]) -> tuple[torch.Tensor, ...]:
-        # `inputs` holds the environment's own tensors: the tracer maps every read of them
-        # in the environment's code to the matching graph input.
-        del inputs
-        env = self._env
-        obs = env.empty_actor_observations()
-        actions = env.empty_actions()
-        if self.mode is ExportMode.Default:
-            obs = env.compute_observations()
-            if self.check_shapes:
-                _check_shape("compute_observations()", obs, env.empty_actor_observations(), "empty_actor_observations()")
-            actions = self.actor(obs)
-            if self.check_shapes:
-                _check_shape("the actor", actions, env.empty_actions(), "empty_actions()")
-            env.process_actions(actions)
-        env.apply_actions()
-        outputs = [entry.read() for entry in env.context_manager().graph_outputs()]
-        return (actions, obs, *outputs)
-
-
-def _check_shape(what: str, value: Any, reference: torch.Tensor, ref_name: str) -> None:
-    if not isinstance(value, torch.Tensor):
-        raise ExportError(f"{what} returned {type(value).__name__}, expected a torch.Tensor")
-    if tuple(value.shape) != tuple(reference.shape):
-        raise ExportError(
-            f"{what} returned shape {tuple(value.shape)} but {ref_name} has shape "
-            f"{tuple(reference.shape)}; make them agree"
-        )
 
 
 def export_environment_as_onnx(
@@ -128,7 +83,7 @@ def export_environment_as_onnx(
     snapshot = {e.name: e.read().detach().clone() for e in cm.graph_inputs()}
     specs = cm.specs()
     probe_inputs = cm.get_inputs(to_numpy=True)
-    traced = _TracedPolicy(env, actor).eval()
+    traced = TracedPolicy(env, actor).eval()
     output_names = [names.ACTIONS, names.OBS, *cm.get_output_names()]
     eager: dict[ExportMode, list[np.ndarray]] = {}
     trace_notes: list[str] = []
@@ -136,14 +91,14 @@ def export_environment_as_onnx(
         (ExportMode.ProcessActions, paths.process_actions),
         (ExportMode.Default, paths.default),
     ):
-        _restore(cm, snapshot)
+        restore(cm, snapshot)
         env.prepare_export()
         traced.mode = mode
-        eager[mode] = _dry_run(traced, cm, mode)
-        _restore(cm, snapshot)
+        eager[mode] = dry_run(traced, cm, mode)
+        restore(cm, snapshot)
         env.prepare_export()
-        trace_notes += _trace(traced, cm, target, output_names, opset_version, mode)
-    _restore(cm, snapshot)
+        trace_notes += trace(traced, cm, target, output_names, opset_version, mode)
+    restore(cm, snapshot)
 
     default_model = onnx.load(str(paths.default))
     model = build_decimation_model(
@@ -159,7 +114,7 @@ def export_environment_as_onnx(
     _set_metadata(default_model, props)
     onnx.save(default_model, str(paths.default))
 
-    _check_against_eager(paths.main, probe_inputs, output_names, eager, decimation, trace_notes)
+    check_against_eager(paths.main, probe_inputs, output_names, eager, decimation, trace_notes)
     if probe and decimation > 1:
         probe_sim_rate_outputs(paths.main, probe_inputs, [e.output_name for e in cm.outputs()])
     if verbose:
@@ -231,133 +186,6 @@ def _observation_names(env: ExportableEnvironment) -> list[str]:
             "entries; name every entry"
         )
     return obs_names
-
-
-def _restore(cm: ContextManager, snapshot: dict[str, torch.Tensor]) -> None:
-    with torch.no_grad():
-        for entry in cm.graph_inputs():
-            current = entry.read()
-            saved = snapshot[entry.name]
-            if current.shape != saved.shape:
-                raise ExportError(
-                    f"'{entry.name}' changed shape from {tuple(saved.shape)} to "
-                    f"{tuple(current.shape)} while tracing; keep state shapes fixed"
-                )
-            current.copy_(saved)
-
-
-def _dry_run(traced: _TracedPolicy, cm: ContextManager, mode: ExportMode) -> list[np.ndarray]:
-    """Run the path once eagerly: shape errors surface before tracing, and the outputs are
-    the reference the exported graph is checked against."""
-    traced.check_shapes = True
-    try:
-        with torch.no_grad():
-            return [t.detach().cpu().numpy().copy() for t in traced(cm.get_inputs())]
-    except ExportError:
-        raise
-    except Exception as err:
-        raise ExportError(f"Running the {mode.value} path failed before tracing: {err}") from err
-    finally:
-        traced.check_shapes = False
-
-
-def _trace(
-    traced: _TracedPolicy,
-    cm: ContextManager,
-    target: pathlib.Path,
-    output_names: list[str],
-    opset_version: int,
-    mode: ExportMode,
-) -> list[str]:
-    """Trace one path into ``target``; return torch's notes about mutations it dropped."""
-    inputs = cm.get_inputs()
-    with warnings.catch_warnings(record=True) as caught, torch.no_grad():
-        warnings.simplefilter("always")
-        try:
-            torch.onnx.export(
-                traced,
-                (inputs, {}),
-                str(target),
-                input_names=list(inputs),
-                output_names=output_names,
-                opset_version=opset_version,
-                do_constant_folding=True,
-                dynamo=False,
-            )
-        except ExportError:
-            raise
-        except Exception as err:
-            cause = err.__cause__ if isinstance(err.__cause__, ExportError) else None
-            if cause is not None:
-                raise cause from err
-            raise ExportError(
-                f"Tracing the {mode.value} path failed: {err}. compute_observations(), "
-                "process_actions() and apply_actions() must use traceable torch ops only."
-            ) from err
-    return _check_trace_warnings(caught, mode)
-
-
-def _check_against_eager(
-    policy: pathlib.Path,
-    inputs: dict[str, np.ndarray],
-    output_names: list[str],
-    eager: dict[ExportMode, list[np.ndarray]],
-    decimation: int,
-    trace_notes: list[str],
-) -> None:
-    """Run the written file on the export-time inputs and compare with the eager runs."""
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(policy), providers=["CPUExecutionProvider"])
-    ticks = [(ExportMode.Default, 0)] + ([(ExportMode.ProcessActions, 1)] if decimation > 1 else [])
-    for mode, tick in ticks:
-        feed = {**inputs, names.STEP_COUNT: np.array(tick, dtype=np.int32)}
-        got = session.run(output_names, feed)
-        wrong = [
-            name
-            for name, expected, actual in zip(output_names, eager[mode], got)
-            if not np.allclose(actual, expected, rtol=1e-4, atol=1e-5, equal_nan=True)
-        ]
-        if wrong:
-            hint = ("\n  torch said: " + "\n  torch said: ".join(trace_notes)) if trace_notes else ""
-            raise ExportError(
-                f"The exported {mode.value} path disagrees with running the environment eagerly "
-                f"on the same inputs for {wrong}. The tracer lost part of the computation, "
-                "typically an in-place write to a Memory/Input tensor that is later copied "
-                "unchanged (`buf[:] = memory`); derive a new tensor instead "
-                f"(`buf[:] = memory.clone()`).{hint}"
-            )
-
-
-def _check_trace_warnings(caught: list[warnings.WarningMessage], mode: ExportMode) -> list[str]:
-    notes = []
-    untraceable = []
-    torch_dir = str(pathlib.Path(torch.__file__).parent)
-    for item in caught:
-        text = str(item.message)
-        if str(item.filename).startswith(torch_dir) and (
-            issubclass(item.category, (torch.jit.TracerWarning, DeprecationWarning, FutureWarning))
-            or "batch_size other than 1" in text
-        ):
-            # torch's own shape checks (the exported shapes are fixed) and notices about the
-            # TorchScript exporter, which we use on purpose: it keeps tensor identity.
-            continue
-        if "TorchScript-based ONNX export" in text:
-            continue
-        if "Removing mutation" in text:
-            notes.append(f"{mode.value}: {text.splitlines()[0]}")
-            continue
-        if issubclass(item.category, torch.jit.TracerWarning) and "Converting a tensor to a" in text:
-            untraceable.append(f"{item.filename}:{item.lineno}: {text.splitlines()[0]}")
-        else:
-            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
-    if untraceable:
-        raise ExportError(
-            f"The {mode.value} path reads tensor values in Python, which the trace bakes in as "
-            "constants. Use torch ops instead (no .item(), .tolist(), .numpy(), or `if tensor`):\n  "
-            + "\n  ".join(untraceable)
-        )
-    return notes
 
 
 def _value_info(name: str, spec: Any) -> onnx.ValueInfoProto:
