@@ -44,6 +44,31 @@ def write_json(result: ReplayResult, path: str | pathlib.Path, *, plot: str | No
     return path
 
 
+def default_report_dir(bag: str | pathlib.Path) -> pathlib.Path:
+    """Where a replay of ``bag`` writes its reports by default: ``<bag>_replay`` beside it."""
+    bag = pathlib.Path(bag)
+    return bag.with_name(bag.name + "_replay")
+
+
+def write_reports(
+    result: ReplayResult,
+    out: str | pathlib.Path,
+    *,
+    json_path: str | pathlib.Path | None = None,
+    plot_path: str | pathlib.Path | None = None,
+    plot: bool = True,
+) -> tuple[pathlib.Path, pathlib.Path | None]:
+    """Write the plot (unless ``plot`` is False) and the JSON summary, by default into ``out``.
+
+    Returns:
+        ``(summary_path, plot_path or None)``.
+    """
+    out = pathlib.Path(out)
+    written = write_plot(result, plot_path or out / "plot.png") if plot else None
+    summary = write_json(result, json_path or out / "summary.json", plot=None if written is None else str(written))
+    return summary, written
+
+
 def summary_text(result: ReplayResult) -> str:
     """A few lines for the terminal: verdict, first divergence, one line per output."""
     verdict = "MATCH" if result.ok else "DIVERGED"

@@ -39,7 +39,7 @@ def add_parser(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from exploy.bag.errors import BagError
-    from exploy.bag.report import summary_text, write_json, write_plot
+    from exploy.bag.report import default_report_dir, summary_text, write_reports
 
     if not (args.atol >= 0 and args.rtol >= 0):
         print(f"exploy replay: tolerances must be >= 0, got atol {args.atol}, rtol {args.rtol}", file=sys.stderr)
@@ -62,9 +62,9 @@ def run(args: argparse.Namespace) -> int:
     except BagError as err:
         print(f"exploy replay: {err}", file=sys.stderr)
         return EXIT_BAD_INPUT
-    out = args.out or args.bag.with_name(args.bag.name + "_replay")
-    plot = None if args.no_plot else write_plot(result, args.plot or out / "plot.png")
-    summary = write_json(result, args.json or out / "summary.json", plot=None if plot is None else str(plot))
+    summary, plot = write_reports(
+        result, args.out or default_report_dir(args.bag), json_path=args.json, plot_path=args.plot, plot=not args.no_plot
+    )
     print(summary_text(result))
     print(f"  summary: {summary}" + ("" if plot is None else f", plot: {plot}"))
     return EXIT_OK if result.ok else EXIT_FAILED

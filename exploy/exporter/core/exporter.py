@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 import torch
 
 import exploy
@@ -114,9 +115,10 @@ def export_environment_as_onnx(
     _set_metadata(default_model, props)
     onnx.save(default_model, str(paths.default))
 
-    check_against_eager(paths.main, probe_inputs, output_names, eager, decimation, trace_notes)
+    session = ort.InferenceSession(str(paths.main), providers=["CPUExecutionProvider"])
+    check_against_eager(session, probe_inputs, output_names, eager, decimation, trace_notes)
     if probe and decimation > 1:
-        probe_sim_rate_outputs(paths.main, probe_inputs, [e.output_name for e in cm.outputs()])
+        probe_sim_rate_outputs(session, probe_inputs, [e.output_name for e in cm.outputs()])
     if verbose:
         _print_summary(paths, specs, decimation, sim_dt)
     return paths.main

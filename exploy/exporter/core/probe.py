@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pathlib
 import warnings
 
 import numpy as np
@@ -13,7 +12,7 @@ from exploy.format import names
 
 
 def probe_sim_rate_outputs(
-    policy: pathlib.Path, inputs: dict[str, np.ndarray], output_names: list[str]
+    session: ort.InferenceSession, inputs: dict[str, np.ndarray], output_names: list[str]
 ) -> list[str]:
     """Run a Default tick, then a ProcessActions tick with the same inputs and memory fed back.
 
@@ -24,7 +23,6 @@ def probe_sim_rate_outputs(
     Returns:
         The names of the Outputs that changed.
     """
-    session = ort.InferenceSession(str(policy), providers=["CPUExecutionProvider"])
     out_names = [o.name for o in session.get_outputs()]
     feed = dict(inputs)
     feed[names.STEP_COUNT] = np.array(0, dtype=np.int32)

@@ -132,17 +132,15 @@ def trace(
 
 
 def check_against_eager(
-    policy: pathlib.Path,
+    session: Any,
     inputs: dict[str, np.ndarray],
     output_names: list[str],
     eager: dict[ExportMode, list[np.ndarray]],
     decimation: int,
     trace_notes: list[str],
 ) -> None:
-    """Run the written file on the export-time inputs and compare with the eager runs."""
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(policy), providers=["CPUExecutionProvider"])
+    """Run the written file (``session``: an onnxruntime session of it) on the export-time
+    inputs and compare with the eager runs."""
     ticks = [(ExportMode.Default, 0)] + ([(ExportMode.ProcessActions, 1)] if decimation > 1 else [])
     for mode, tick in ticks:
         feed = {**inputs, names.STEP_COUNT: np.array(tick, dtype=np.int32)}
