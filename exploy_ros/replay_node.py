@@ -296,7 +296,7 @@ _PARAMETERS = {
 
 def main(args: list[str] | None = None) -> int:
     """Console script ``replay_node``: one live replay, exit code 0 match / 1 divergence / 2 bad input."""
-    from exploy.bag.report import summary_text, write_json, write_plot
+    from exploy.bag.report import default_report_dir, summary_text, write_reports
 
     rclpy.init(args=args)
     try:
@@ -314,9 +314,7 @@ def main(args: list[str] | None = None) -> int:
             rtol=float(value["rtol"]), timeout=float(value["timeout_s"]),
             allow_policy_mismatch=bool(value["allow_policy_mismatch"]), progress=True,
         )
-        out = pathlib.Path(value["out_dir"]) if value["out_dir"] else bag.with_name(bag.name + "_replay")
-        plot = write_plot(result, out / "plot.png")
-        write_json(result, out / "summary.json", plot=str(plot))
+        write_reports(result, value["out_dir"] or default_report_dir(bag))
         print(summary_text(result))
         return 0 if result.ok else 1
     except BagError as err:
