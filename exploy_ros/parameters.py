@@ -9,6 +9,8 @@ from typing import Any
 from rclpy.node import Node
 from rcl_interfaces.msg import ParameterDescriptor, ParameterType
 
+from exploy.errors import ExployError
+
 RELIABILITIES = ("reliable", "best_effort")
 
 
@@ -67,7 +69,7 @@ PARAMETERS: dict[str, ParameterInfo] = {
 """Every parameter the node declares (``use_sim_time`` comes with rclpy)."""
 
 
-class SettingsError(ValueError):
+class SettingsError(ExployError):
     """A node parameter has a bad value; the message names it and says what is allowed."""
 
 

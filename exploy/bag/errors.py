@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 
-class BagError(ValueError):
+from exploy.errors import ExployError
+
+
+class BagError(ExployError):
     """A bag cannot be written, read or replayed as asked.
 
     Raised for a corrupt or truncated bag, missing topics, wrong message types, a bag recorded

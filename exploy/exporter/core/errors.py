@@ -1,7 +1,9 @@
 """Errors raised by the offline exporter."""
 
+from exploy.errors import ExployError
 
-class ExportError(ValueError):
+
+class ExportError(ExployError):
     """The environment, actor or export target cannot be exported as asked; the message says why."""
 
 
