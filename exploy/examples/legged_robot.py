@@ -187,7 +187,13 @@ class LeggedRobotEnv(ExportableEnvironment):
                     Output(name="effort", get_from_env_cb=lambda: self.joint_effort),
                     Output(name="pos", get_from_env_cb=lambda: self.joint_pos_command),
                 ],
-                metadata={"names": list(JOINT_NAMES)},
+                metadata={
+                    "names": list(JOINT_NAMES),
+                    # Read by the node's safety layer (clamps what it publishes): the same bounds
+                    # apply_actions() clamps to, one entry per joint name.
+                    "position_limits": [list(pair) for pair in sim.cfg.joint_pos_limits] * 4,
+                    "effort_limits": list(self.cfg.effort_limits) * 4,
+                },
             )
         )
         # Memory that does not start at zero carries its reset value, so the runtime on the

@@ -13,6 +13,8 @@ from exploy.format.errors import PolicyFormatError
 from exploy.format.metadata import ComponentSpec, PolicyMetadata
 from exploy.runtime.errors import PolicyRuntimeError
 from exploy.runtime.session import SessionWrapper
+from exploy.safety.errors import SafetyError
+from exploy.safety.ranges import InputRange, input_ranges
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,9 @@ class TickResult:
         outputs: External outputs by component name.
         actions: Raw actions (Default ticks only, else None).
         obs: Observations (Default ticks only, else None).
+        rejected: None when the tick was committed; else why it was not (an output or the next
+            memory held NaN or Inf): memory and ``ctx.step_count`` were left as before the tick,
+            and ``outputs`` must not reach a motor.
     """
 
     step_count: int
@@ -32,6 +37,7 @@ class TickResult:
     outputs: dict[str, np.ndarray]
     actions: np.ndarray | None
     obs: np.ndarray | None
+    rejected: str | None = None
 
 
 INITIAL_VALUE_KEY = "initial_value"
@@ -45,13 +51,21 @@ class Policy:
     Memory starts at (and :meth:`reset` restores) the value the file carries under the memory
     component's metadata key :data:`INITIAL_VALUE_KEY`, or zeros.
 
+    Never a poisoned tick: a tick whose outputs or next memory hold NaN or Inf (e.g. a command
+    of 3e38, finite in float32, overflowing inside the graph) is *rejected*: memory and
+    ``ctx.step_count`` stay as they were, :attr:`rejected_ticks` counts it and the result says
+    so (:attr:`TickResult.rejected`), so the next clean inputs continue from clean memory.
+    Inputs with a range in their metadata (``ranges`` of ``cmd.se2_velocity.*``, ``range`` of
+    ``cmd.float.*``, see :mod:`exploy.safety.ranges`) are clipped to it first; :attr:`clipped_values`
+    counts the clipped elements.
+
     Args:
         path: The ``.onnx`` policy file.
         optimize: Let onnxruntime write ``debug/<stem>_optimized.onnx``.
         check_finite: Reject inputs holding NaN or Inf.
 
     Raises:
-        PolicyFormatError: for a missing, corrupt or foreign file.
+        PolicyFormatError: for a missing, corrupt or foreign file, or malformed input ranges.
     """
 
     def __init__(self, path: str | pathlib.Path, *, optimize: bool = False, check_finite: bool = True) -> None:
@@ -67,6 +81,18 @@ class Policy:
             c.output_name for c in (*self._outputs, *self._memories)
         ]
         self._step_array = np.zeros((), dtype=np.int32)
+        try:
+            self._ranges: dict[str, InputRange] = input_ranges(self._inputs)
+        except SafetyError as err:
+            raise PolicyFormatError(f"{path}: {err}") from err
+        index = {name: i for i, name in enumerate(self._output_names)}
+        self._finite_checks = [(f"output '{c.name}'", index[c.output_name]) for c in self._outputs] + [
+            (f"memory '{c.name}'", index[c.output_name]) for c in self._memories
+        ]
+        self.rejected_ticks = 0
+        """Ticks not committed because an output or the next memory held NaN or Inf."""
+        self.clipped_values = 0
+        """Input elements clipped to their metadata range."""
         self._initial_memory = {spec.input_name: _initial_value(spec) for spec in self._memories}
         self._memory: dict[str, np.ndarray] = {}
         self.step_count = 0
@@ -103,6 +129,11 @@ class Policy:
         return self._memories
 
     @property
+    def input_ranges(self) -> dict[str, InputRange]:
+        """Inputs clipped to a metadata range, by name."""
+        return dict(self._ranges)
+
+    @property
     def memory(self) -> dict[str, np.ndarray]:
         """A copy of the current memory, by memory name."""
         return {spec.name: self._memory[spec.input_name].copy() for spec in self._memories}
@@ -129,28 +160,48 @@ class Policy:
                 checks on a 1 kHz hot path; a missing input then raises KeyError, not
                 PolicyRuntimeError.
 
+        Returns:
+            The tick's result; ``result.rejected`` tells a tick that was not committed (see the
+            class docstring).
+
         Raises:
             PolicyRuntimeError: for unknown, missing, misshaped or non-finite inputs; the
                 internal state is left untouched.
         """
         feed = self._validated(inputs) if validate else {spec.name: inputs[spec.name] for spec in self._inputs}
+        for name, bounds in self._ranges.items():
+            feed[name], clipped = bounds.clip(feed[name])
+            self.clipped_values += clipped
         feed.update(self._memory)
         self._step_array[...] = self.step_count
         feed[names.STEP_COUNT] = self._step_array
         results = self.session.session.run(self._output_names, feed)
         policy_step = self.is_policy_tick()
         by_name = dict(zip(self._output_names, results))
-        for spec in self._memories:
-            self._memory[spec.input_name] = by_name[spec.output_name]
+        rejected = self._non_finite(results)
+        if rejected is None:
+            for spec in self._memories:
+                self._memory[spec.input_name] = by_name[spec.output_name]
+        else:
+            self.rejected_ticks += 1
         result = TickResult(
             step_count=self.step_count,
             policy_step=policy_step,
             outputs={spec.name: by_name[spec.name] for spec in self._outputs},
             actions=by_name[names.ACTIONS] if policy_step else None,
             obs=by_name[names.OBS] if policy_step else None,
+            rejected=rejected,
         )
-        self.step_count += 1
+        if rejected is None:
+            self.step_count += 1
         return result
+
+    def _non_finite(self, results: list[np.ndarray]) -> str | None:
+        """Why ``results`` of one tick must not be committed, or None when every output and memory is finite."""
+        for label, index in self._finite_checks:
+            if not np.isfinite(results[index]).all():
+                return f"{label} holds NaN or Inf"
+        return None
 
     def run_ticks(
         self, inputs: Mapping[str, np.ndarray], *, resets: np.ndarray | None = None
@@ -160,7 +211,9 @@ class Policy:
         Equivalent to ``n`` calls of :meth:`step` (with :meth:`reset` before tick ``k`` where
         ``resets[k]``), but the inputs are validated once for the whole batch and no per-tick
         result objects are built. Memory and ``ctx.step_count`` continue from, and are left in,
-        the same state :meth:`step` would leave.
+        the same state :meth:`step` would leave: inputs are clipped to their ranges, and a tick
+        with non-finite outputs or memory is rejected (its row holds what the graph computed;
+        memory and step counter stay, :attr:`rejected_ticks` counts it).
 
         Args:
             inputs: Every input component by name, shaped ``(n, *shape)`` (or ``(n, size)``).
@@ -189,6 +242,9 @@ class Policy:
                 if value.dtype.kind == "f" and not np.isfinite(value).all():
                     tick = int(np.argmax(~np.isfinite(value.reshape(count, -1)).all(axis=1)))
                     raise PolicyRuntimeError(f"Input '{name}' holds NaN or Inf at tick {tick}")
+        for name, bounds in self._ranges.items():
+            batch[name], clipped = bounds.clip(batch[name])
+            self.clipped_values += clipped
         if resets is not None and len(resets) != count:
             raise PolicyRuntimeError(f"resets has {len(resets)} entries for {count} ticks")
         out_index = {name: i for i, name in enumerate(self._output_names)}
@@ -208,6 +264,9 @@ class Policy:
             results = run(wanted, feed)
             for target, index in out_slots:
                 target[k] = results[index]
+            if self._non_finite(results) is not None:
+                self.rejected_ticks += 1
+                continue
             for name, index in mem_slots:
                 self._memory[name] = results[index]
             self.step_count += 1
