@@ -1,11 +1,18 @@
-"""The policy node's ``/diagnostics`` report: counters kept by the tick, turned into a status."""
+"""The policy node's ``/diagnostics`` report: counters kept by the tick, turned into a status.
+
+The level follows the present: WARN for rejected messages, outputs or ticks, missed ticks or
+clipped inputs only while they grew within the recent window (:class:`exploy.safety.RecentCounts`);
+the totals stay in the values.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
+from exploy.safety import RecentCounts
 from exploy_ros.inputs import InputStore
 from exploy_ros.timing import LatencyWindow
 
@@ -51,11 +58,17 @@ def build_status(
     step_count: int,
     active: bool,
     stamp_ns: int,
+    safety_state: str = "",
+    safety: Mapping[str, str] | None = None,
+    recent: RecentCounts | None = None,
+    now_ns: int = 0,
 ) -> DiagnosticArray:
     """The ``/diagnostics`` message of the node.
 
-    Level: ERROR while inputs are missing or stale (no outputs go out), WARN when messages or
-    outputs were rejected or ticks missed, OK otherwise (and OK while inactive).
+    Level: ERROR while inputs are missing or stale or the safety state is ``fallback`` (the
+    policy is not in control), WARN under e-stop and while messages, outputs or ticks were
+    rejected, ticks missed or inputs clipped within the recent window, OK otherwise (and OK
+    while inactive).
 
     Args:
         name: Status name (the node's fully qualified name).
@@ -67,23 +80,40 @@ def build_status(
         step_count: The runtime's current ``ctx.step_count``.
         active: Whether the node is active (ticking).
         stamp_ns: Header stamp.
+        safety_state: The safety state (``waiting``, ``starting``, ``running``, ``fallback``, ``estop``).
+        safety: The safety layer's values (:func:`exploy_ros.safety_io.safety_values`).
+        recent: Window judging the counters (None: judge the totals).
+        now_ns: Time of the report on the window's clock.
     """
     missing = inputs.missing()
     stale = [t for t, s in inputs.topics.items() if s.stale]
-    rejected = inputs.rejected
+    safety = dict(safety or {})
+    totals = {
+        "rejected messages": inputs.rejected,
+        "rejected outputs": stats.output_rejected,
+        "missed ticks": stats.missed,
+        "rejected ticks": int(safety.get("rejected_ticks", 0)),
+        "clipped inputs": int(safety.get("clipped_inputs", 0)),
+    }
+    grown = recent.update(now_ns, totals) if recent is not None else totals
+    problems = ", ".join(f"{count} {what}" for what, count in grown.items() if count)
+    window = f" in the last {recent.window_ns / 1e9:g} s" if recent is not None else ""
+    label = safety.get("state", safety_state)
     if not active:
         level, message = DiagnosticStatus.OK, "inactive"
     elif missing:
         level, message = DiagnosticStatus.ERROR, f"waiting for inputs: {', '.join(missing)}"
+    elif safety_state == "estop":
+        level, message = DiagnosticStatus.WARN, "e-stop engaged: fallback outputs, policy stopped"
     elif stale:
-        level, message = DiagnosticStatus.ERROR, f"stale inputs, outputs stopped: {', '.join(stale)}"
-    elif rejected or stats.missed or stats.output_rejected:
-        level, message = DiagnosticStatus.WARN, (
-            f"running; {rejected} rejected messages, {stats.output_rejected} rejected outputs, "
-            f"{stats.missed} missed ticks"
-        )
+        level, message = DiagnosticStatus.ERROR, f"{label}; stale inputs: {', '.join(stale)}"
+    elif safety_state == "fallback":
+        level, message = DiagnosticStatus.ERROR, label
+    elif problems:
+        level, message = DiagnosticStatus.WARN, f"{label or 'running'}; {problems}{window}"
     else:
-        level, message = DiagnosticStatus.OK, "running"
+        level, message = DiagnosticStatus.OK, label or "running"
+    rejected = inputs.rejected
     values = {
         "tick_rate_hz": f"{tick_rate_hz:.2f}",
         "expected_rate_hz": f"{expected_rate_hz:.2f}",
@@ -102,6 +132,7 @@ def build_status(
         "tick_p50_ms": _ms(stats.tick_time.percentile(50)),
         "tick_p99_ms": _ms(stats.tick_time.percentile(99)),
         "tick_max_ms": _ms(stats.tick_time.max),
+        **safety,
     }
     for topic, state in inputs.topics.items():
         values[f"rejected[{topic}]"] = str(state.rejected)

@@ -13,7 +13,12 @@ Topics (names relative to the node; inputs and outputs follow the topic map, see
   lockstep driver (``exploy replay --live``) knows its inputs are in before it moves
   ``/clock`` (DDS does not order messages across topics);
 - ``/diagnostics`` (``diagnostic_msgs/DiagnosticArray``) and the ``~/reset`` service
-  (``std_srvs/Trigger``: restores the initial memory and sets the step counter to 0).
+  (``std_srvs/Trigger``: restores the initial memory and sets the step counter to 0);
+- safety (:mod:`exploy_ros.safety_io`, logic in :mod:`exploy.safety`): ``~/state``
+  (``std_msgs/String``, latched: waiting, starting, running, fallback, estop) and the ``~/estop``
+  service (``std_srvs/SetBool``). What is published goes through the supervisor: a soft start
+  after activation, fallback and e-stop; the fallback law while inputs are stale or a tick was
+  rejected; joint limits always.
 
 Timing: without ``use_sim_time`` a dedicated thread ticks at the sim rate at absolute
 monotonic deadlines (:class:`exploy_ros.timing.TickThread`, optionally ``SCHED_FIFO``), so
@@ -22,7 +27,8 @@ tick. With ``use_sim_time`` the node ticks from ``/clock`` on the executor threa
 tick per sim period of clock advance (:class:`exploy_ros.timing.SimClockTicker`), headers carry
 the tick's sim time, and inputs published before a ``/clock`` message are used by the ticks it
 triggers (input subscriptions are created before the ``/clock`` one, so the executor takes them
-first). Outputs go out only while every input has arrived and none is stale.
+first). Outputs go out only while every input has arrived; while one is stale the fallback
+law is published instead (nothing with ``fallback: stop``).
 """
 
 from __future__ import annotations
@@ -48,16 +54,27 @@ from exploy.mapping.errors import AdapterError
 from exploy.mapping.topic_map import TopicMap
 from exploy.runtime.errors import PolicyRuntimeError
 from exploy.runtime.policy import Policy
+from exploy.safety import REJECTED_TICK, RecentCounts, SafetyError, Supervisor, Transition
 from exploy_ros.adapters import message_class
 from exploy_ros.diagnostics import TickStats, build_status
 from exploy_ros.inputs import InputStore
 from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC
 from exploy_ros.outputs import ArrayWriter, OutputWriter
 from exploy_ros.parameters import NodeSettings, SettingsError, declare_parameters, read_settings
+from exploy_ros.safety_io import (
+    SafetyPorts,
+    apply_parameter_change,
+    build_supervisor,
+    declare_safety_parameters,
+    measurement_topics,
+    safety_values,
+)
 from exploy_ros.timing import NS_PER_S, SimClockTicker, TickThread, period_ns
 
 NODE_NAME = "policy_node"
 LOG_PERIOD_NS = 2 * NS_PER_S
+DIAGNOSTICS_WINDOW_NS = 5 * NS_PER_S
+"""Diagnostics levels judge the counters over this recent window (totals stay in the values)."""
 
 
 class PolicyNode(LifecycleNode):
@@ -76,6 +93,12 @@ class PolicyNode(LifecycleNode):
     def __init__(self, node_name: str = NODE_NAME, *, namespace: str | None = None, **kwargs) -> None:
         super().__init__(node_name, namespace=namespace, **kwargs)
         declare_parameters(self)
+        declare_safety_parameters(self)
+        self.safety: Supervisor | None = None
+        self._safety_ports: SafetyPorts | None = None
+        self._measurement_topics: tuple[str, ...] = ()
+        self._recent = RecentCounts(DIAGNOSTICS_WINDOW_NS)
+        self.add_on_set_parameters_callback(self._on_set_parameters)
         self.settings: NodeSettings | None = None
         self.policy: Policy | None = None
         self.topic_map: TopicMap | None = None
@@ -127,10 +150,13 @@ class PolicyNode(LifecycleNode):
             config = load_mapping_file(settings.mapping_file) if settings.mapping_file else None
             topic_map = build_topic_map(policy.meta, config)
             rate = self._rate(settings, policy)
-        except (SettingsError, PolicyFormatError, PolicyRuntimeError, MappingError) as err:
+            supervisor = build_supervisor(self, policy, topic_map, on_transition=self._on_safety_transition)
+        except (SettingsError, PolicyFormatError, PolicyRuntimeError, MappingError, SafetyError) as err:
             log.error(f"Configure failed: {err}")
             return TransitionCallbackReturn.FAILURE
         self.settings, self.policy, self.topic_map, self.rate_hz = settings, policy, topic_map, rate
+        self.safety = supervisor
+        self._measurement_topics = measurement_topics(supervisor.layout, topic_map)
         self.inputs = InputStore(
             topic_map.inputs,
             timeout_ns=round(settings.input_timeout_s * NS_PER_S),
@@ -165,6 +191,7 @@ class PolicyNode(LifecycleNode):
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
         self._owned_publishers += [self._tick_pub, self._diag_pub]
         self._reset_service = self.create_service(Trigger, "~/reset", self._on_reset)
+        self._safety_ports = SafetyPorts(self, supervisor, self._lock)
         if settings.use_sim_time:
             self._input_count_pub = self.create_publisher(UInt64, f"~/{INPUT_COUNT_TOPIC}", INPUT_COUNT_QOS)
             self._owned_publishers.append(self._input_count_pub)
@@ -185,6 +212,12 @@ class PolicyNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self.stats = TickStats()
         self._diag_last = (0, time.monotonic_ns())
+        self._recent = RecentCounts(DIAGNOSTICS_WINDOW_NS)
+        if self.safety is not None:
+            with self._lock:
+                self.safety.activate()
+            if self._safety_ports is not None:
+                self._safety_ports.publish_state()
         period = period_ns(self.rate_hz)
         if self.settings.use_sim_time:
             self._ticker = SimClockTicker(period_ns=period)
@@ -239,6 +272,9 @@ class PolicyNode(LifecycleNode):
             self.destroy_service(self._reset_service)
         if self._diag_timer is not None:
             self.destroy_timer(self._diag_timer)
+        if self._safety_ports is not None:
+            self._safety_ports.destroy()
+        self._safety_ports, self.safety, self._measurement_topics = None, None, ()
         self._owned_subscriptions, self._owned_publishers, self._outputs, self._debug = [], [], [], None
         self._tick_pub = self._diag_pub = self._diag_timer = self._reset_service = None
         self._input_count_pub = None
@@ -309,6 +345,16 @@ class PolicyNode(LifecycleNode):
                 self.stats.output_rejected += 1
                 self._log_output_problem(now_ns, f"Tick failed: {type(err).__name__}: {err}")
 
+    def _on_safety_transition(self, change: Transition) -> None:
+        if self._safety_ports is not None:
+            self._safety_ports.on_transition(change)
+        else:
+            self.get_logger().info(str(change))
+
+    def _on_set_parameters(self, params: list):
+        with self._lock:
+            return apply_parameter_change(self.safety, params)
+
     def _on_reset(self, request: Trigger.Request, response: Trigger.Response) -> Trigger.Response:
         if self.policy is None:
             response.success, response.message = False, "not configured"
@@ -322,10 +368,18 @@ class PolicyNode(LifecycleNode):
     # -- the tick ---------------------------------------------------------------------------
 
     def _tick(self, stamp_ns: int, now_ns: int) -> None:
-        """One sim tick: check inputs, step the policy, publish (``stamp_ns``: header stamp)."""
+        """One sim tick: check inputs, step the policy, publish what the safety supervisor lets
+        through (``stamp_ns``: header stamp; the soft start follows it)."""
         start = time.perf_counter()
-        inputs, policy, stats = self.inputs, self.policy, self.stats
-        if not self._inputs_ready(now_ns):
+        inputs, policy, stats, safety = self.inputs, self.policy, self.stats, self.safety
+        status = self._input_status(now_ns)
+        if status or safety.estopped:
+            published = safety.idle(
+                stamp_ns, inputs.values, missing=status == "missing", stale=status == "stale",
+                measurement_fresh=self._measurement_fresh(),
+            )
+            if published:
+                self._publish(published, stamp_ns, now_ns)
             return
         step_start = time.perf_counter()
         try:
@@ -333,14 +387,17 @@ class PolicyNode(LifecycleNode):
         except PolicyRuntimeError as err:  # the decoders validate; this is a safety net
             stats.output_rejected += 1
             self._log_output_problem(now_ns, f"Tick skipped: {err}")
+            self._publish(safety.after_tick(stamp_ns, inputs.values, {}, problem=REJECTED_TICK), stamp_ns, now_ns)
             return
         step_end = time.perf_counter()
-        for writer, pub in self._outputs:
-            try:
-                pub.publish(writer.fill(result.outputs, stamp_ns))
-            except AdapterError as err:
-                stats.output_rejected += 1
-                self._log_output_problem(now_ns, f"Not published on {writer.spec.topic}: {err}")
+        if result.rejected is not None:
+            self._log_output_problem(
+                now_ns, f"Tick {result.step_count} rejected ({result.rejected}): memory and step counter kept, "
+                f"fallback '{safety.config.fallback}' published"
+            )
+            self._publish(safety.after_tick(stamp_ns, inputs.values, {}, problem=REJECTED_TICK), stamp_ns, now_ns)
+            return
+        self._publish(safety.after_tick(stamp_ns, inputs.values, result.outputs), stamp_ns, now_ns)
         if result.policy_step:
             stats.policy_steps += 1
             if self._debug is not None:
@@ -353,7 +410,23 @@ class PolicyNode(LifecycleNode):
         stats.inference_time.add(step_end - step_start)
         stats.tick_time.add(time.perf_counter() - start)
 
-    def _inputs_ready(self, now_ns: int) -> bool:
+    def _publish(self, published: dict, stamp_ns: int, now_ns: int) -> None:
+        """Publish every output topic whose components are all in ``published``."""
+        for writer, pub in self._outputs:
+            if not all(c in published for c in writer.spec.components):
+                continue
+            try:
+                pub.publish(writer.fill(published, stamp_ns))
+            except AdapterError as err:
+                self.stats.output_rejected += 1
+                self._log_output_problem(now_ns, f"Not published on {writer.spec.topic}: {err}")
+
+    def _measurement_fresh(self) -> bool:
+        topics = self.inputs.topics
+        return not any(topics[t].stale for t in self._measurement_topics)
+
+    def _input_status(self, now_ns: int) -> str:
+        """``"missing"`` (an input never arrived), ``"stale"``, or ``""`` when the policy may tick."""
         inputs = self.inputs
         missing = [] if inputs.all_arrived else inputs.missing()
         if missing:
@@ -361,11 +434,11 @@ class PolicyNode(LifecycleNode):
             if now_ns - self._waiting_logged_ns >= LOG_PERIOD_NS or now_ns < self._waiting_logged_ns:
                 self._waiting_logged_ns = now_ns
                 self.get_logger().warning(f"Not ticking: no message yet on {', '.join(missing)}")
-            return False
+            return "missing"
         if inputs.stale(now_ns):
             self.stats.stale += 1
-            return False
-        return True
+            return "stale"
+        return ""
 
     def _log_output_problem(self, now_ns: int, text: str) -> None:
         if now_ns - self._output_logged_ns >= LOG_PERIOD_NS or now_ns < self._output_logged_ns:
@@ -379,6 +452,9 @@ class PolicyNode(LifecycleNode):
         last_ticks, last_ns = self._diag_last
         rate = (self.stats.ticks - last_ticks) * NS_PER_S / max(1, now - last_ns)
         self._diag_last = (self.stats.ticks, now)
+        with self._lock:
+            safety = safety_values(self.safety, self.policy) if self.safety and self.policy else {}
+            state = self.safety.state.value if self.safety else ""
         self._diag_pub.publish(
             build_status(
                 name=self.get_fully_qualified_name(),
@@ -390,6 +466,10 @@ class PolicyNode(LifecycleNode):
                 step_count=self.policy.step_count if self.policy else 0,
                 active=self._active,
                 stamp_ns=self.get_clock().now().nanoseconds,
+                safety_state=state,
+                safety=safety,
+                recent=self._recent,
+                now_ns=now,
             )
         )
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -163,7 +163,6 @@ class Supervisor:
         self._q_start = np.zeros(len(layout.joints))
         self._held = np.full(len(layout.joints), np.nan)
         self._hold_pending = True
-        self.soft_start_enabled = True
 
     # -- control ------------------------------------------------------------------------------
 
@@ -184,6 +183,16 @@ class Supervisor:
         self._held = np.full(len(self.layout.joints), np.nan)
         self._hold_pending = True
         self._set(SafetyState.ESTOP if self._estop else SafetyState.WAITING)
+
+    def set_soft_start(self, seconds: float) -> None:
+        """Change the soft-start duration while running (a ramp in progress follows the new one).
+
+        Raises:
+            SafetyError: see :func:`validate_config`.
+        """
+        config = replace(self.config, soft_start_s=float(seconds))
+        validate_config(config, self.layout)
+        self.config = config
 
     def engage_estop(self, engaged: bool) -> str:
         """Engage (True) or release (False) the e-stop; returns what happened, for the caller's reply."""
@@ -280,7 +289,7 @@ class Supervisor:
     # -- internals ----------------------------------------------------------------------------
 
     def _duration(self) -> float:
-        return self.config.soft_start_s if self.soft_start_enabled else 0.0
+        return self.config.soft_start_s
 
     def _begin_soft_start(self, now_ns: int, values: Mapping[str, np.ndarray]) -> None:
         self._start_ns = now_ns

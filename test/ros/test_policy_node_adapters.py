@@ -69,7 +69,7 @@ def _run(rig, topics, steps):
 
 
 def test_typed_adapters_map_joint_names_quaternion_order_and_twist(legged_file):
-    with Rig(legged_file, params={"input_timeout_s": 0.0}) as rig:
+    with Rig(legged_file, params={"input_timeout_s": 0.0, "soft_start_s": 0.0}) as rig:  # exact outputs: no blend
         outs, inputs = _run(rig, {"joints": JOINTS, "imu": IMU, "cmd": CMD}, steps=6)
         expected_stamps = [rig.sim_ns - (5 - k) * 5_000_000 for k in range(6)]
     ref = Reference(legged_file)
@@ -116,7 +116,7 @@ def test_mapping_file_renames_topics(legged_file, tmp_path):
         "  cmd.se2_velocity.base_velocity: {topic: cmd_vel}\n"
         "  output.joint_targets.pd: {topic: motor/targets}\n"
     )
-    with Rig(legged_file, params={"input_timeout_s": 0.0, "mapping_file": str(mapping)}) as rig:
+    with Rig(legged_file, params={"input_timeout_s": 0.0, "soft_start_s": 0.0, "mapping_file": str(mapping)}) as rig:
         topics = {"joints": "joint_states", "imu": "imu/data", "cmd": "cmd_vel", "targets": "motor/targets"}
         outs, inputs = _run(rig, topics, steps=2)
     ref = Reference(legged_file)
