@@ -10,6 +10,9 @@ For every sim tick ``k`` of the bag the driver
 4. waits (bounded) for one message on every output topic and the node's ``~/tick``, whose
    ``ctx.step_count`` must be the one the bag implies.
 
+Before the first tick the driver sets the node's ``soft_start_s`` to 0 (and restores it after),
+so the safety layer's soft start cannot make the comparison lie; the result's warnings say so.
+
 The produced outputs go through :func:`exploy.bag.compare.compare_outputs`, like the offline
 replay. Console script ``replay_node`` (parameters ``bag``, ``policy_path``, ``target_node``,
 ``atol``, ``rtol``, ``timeout_s``, ``out_dir``); also ``exploy replay --live``.
@@ -42,6 +45,7 @@ from exploy.format import PolicyFormatError, read_metadata
 from exploy.mapping import TopicDecoder, TopicEncoder, TopicMap
 from exploy_ros.adapters import build_ros_message, message_class
 from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC
+from exploy_ros.safety_io import disable_soft_start
 
 NS_PER_S = 1_000_000_000
 DISCOVERY_TIMEOUT_S = 10.0
@@ -259,9 +263,14 @@ def replay_live(
         for other in (driver, *spin_with):
             executor.add_node(other)
         driver.wait_for_node(executor, discovery_timeout)
-        start = time.perf_counter()
-        actual, timing = driver.run(executor, progress=progress)
-        seconds = time.perf_counter() - start
+        note, restore = disable_soft_start(driver, executor, driver.target, timeout=discovery_timeout)
+        warnings.append(note)
+        try:
+            start = time.perf_counter()
+            actual, timing = driver.run(executor, progress=progress)
+            seconds = time.perf_counter() - start
+        finally:
+            restore()
     finally:
         for other in (driver, *spin_with):
             if other is not None:

@@ -241,3 +241,60 @@ def safety_values(supervisor: Supervisor, policy: Policy) -> Mapping[str, str]:
     for reason, count in c.fallback_reasons.items():
         values[f"fallback_entries[{reason}]"] = str(count)
     return values
+
+
+def disable_soft_start(node: Any, executor: Any, target: str, *, timeout: float) -> tuple[str, Callable[[], None]]:
+    """Set ``soft_start_s`` of policy node ``target`` to 0 for an exact live replay.
+
+    A replay compares every published value with the recording; a soft-start blend would make
+    the first ticks after each activation differ. Uses the node's parameter services.
+
+    Args:
+        node: The caller's node (creates the service clients).
+        executor: Executor spinning ``node``.
+        target: Fully qualified name of the policy node.
+        timeout: Seconds to wait for each service call.
+
+    Returns:
+        A note for the caller's output, and a function restoring the previous value.
+    """
+    from rcl_interfaces.msg import Parameter as ParameterMsg
+    from rcl_interfaces.msg import ParameterType, ParameterValue
+    from rcl_interfaces.srv import GetParameters, SetParameters
+
+    def call(client: Any, request: Any) -> Any:
+        if not client.wait_for_service(timeout_sec=timeout):
+            return None
+        future = client.call_async(request)
+        executor.spin_until_future_complete(future, timeout_sec=timeout)
+        return future.result() if future.done() else None
+
+    getter = node.create_client(GetParameters, f"{target}/get_parameters")
+    setter = node.create_client(SetParameters, f"{target}/set_parameters")
+    try:
+        got = call(getter, GetParameters.Request(names=[SOFT_START_PARAM]))
+        previous = got.values[0] if got is not None and got.values else None
+        if previous is None or previous.type not in (ParameterType.PARAMETER_DOUBLE, ParameterType.PARAMETER_INTEGER):
+            return f"{target} has no '{SOFT_START_PARAM}' parameter: no soft start to disable", lambda: None
+        was = previous.double_value if previous.type == ParameterType.PARAMETER_DOUBLE else float(previous.integer_value)
+        zero = ParameterMsg(name=SOFT_START_PARAM, value=ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=0.0))
+        done = call(setter, SetParameters.Request(parameters=[zero]))
+        if done is None or not done.results or not done.results[0].successful:
+            reason = done.results[0].reason if done is not None and done.results else "no answer"
+            return f"could not disable the soft start of {target} ({reason}): the first ticks may differ", lambda: None
+    except Exception:
+        node.destroy_client(getter)
+        node.destroy_client(setter)
+        raise
+    node.destroy_client(getter)
+
+    def restore() -> None:
+        back = ParameterMsg(name=SOFT_START_PARAM, value=ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=was))
+        try:
+            call(setter, SetParameters.Request(parameters=[back]))
+        finally:
+            node.destroy_client(setter)
+
+    if was == 0.0:
+        return f"soft start of {target} already off (soft_start_s 0)", restore
+    return f"soft start of {target} disabled for an exact replay (soft_start_s {was:g} -> 0, restored afterwards)", restore
