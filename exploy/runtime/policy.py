@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pathlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -89,6 +90,8 @@ class Policy:
         self._finite_checks = [(f"output '{c.name}'", index[c.output_name]) for c in self._outputs] + [
             (f"memory '{c.name}'", index[c.output_name]) for c in self._memories
         ]
+        checked = (*self._outputs, *self._memories)
+        self._finite_zeros = np.zeros(sum(c.size for c in checked), dtype=np.float32) if checked else np.zeros(1, np.float32)
         self.rejected_ticks = 0
         """Ticks not committed because an output or the next memory held NaN or Inf."""
         self.clipped_values = 0
@@ -198,6 +201,12 @@ class Policy:
 
     def _non_finite(self, results: list[np.ndarray]) -> str | None:
         """Why ``results`` of one tick must not be committed, or None when every output and memory is finite."""
+        try:  # fast path: one dot product with zeros is NaN exactly when a value is NaN or Inf (x * 0 never overflows)
+            flat = np.concatenate([results[index].reshape(-1) for _, index in self._finite_checks])
+            if math.isfinite(flat @ self._finite_zeros):
+                return None
+        except ValueError:  # sizes differ from the metadata: check one by one
+            pass
         for label, index in self._finite_checks:
             if not np.isfinite(results[index]).all():
                 return f"{label} holds NaN or Inf"
