@@ -372,10 +372,11 @@ class PolicyNode(LifecycleNode):
         through (``stamp_ns``: header stamp; the soft start follows it)."""
         start = time.perf_counter()
         inputs, policy, stats, safety = self.inputs, self.policy, self.stats, self.safety
+        safety_ns = stamp_ns if self.settings.use_sim_time else now_ns  # the ramp's clock: sim time or monotonic
         status = self._input_status(now_ns)
         if status or safety.estopped:
             published = safety.idle(
-                stamp_ns, inputs.values, missing=status == "missing", stale=status == "stale",
+                safety_ns, inputs.values, missing=status == "missing", stale=status == "stale",
                 measurement_fresh=self._measurement_fresh(),
             )
             if published:
@@ -387,7 +388,7 @@ class PolicyNode(LifecycleNode):
         except PolicyRuntimeError as err:  # the decoders validate; this is a safety net
             stats.output_rejected += 1
             self._log_output_problem(now_ns, f"Tick skipped: {err}")
-            self._publish(safety.after_tick(stamp_ns, inputs.values, {}, problem=REJECTED_TICK), stamp_ns, now_ns)
+            self._publish(safety.after_tick(safety_ns, inputs.values, {}, problem=REJECTED_TICK), stamp_ns, now_ns)
             return
         step_end = time.perf_counter()
         if result.rejected is not None:
@@ -395,9 +396,9 @@ class PolicyNode(LifecycleNode):
                 now_ns, f"Tick {result.step_count} rejected ({result.rejected}): memory and step counter kept, "
                 f"fallback '{safety.config.fallback}' published"
             )
-            self._publish(safety.after_tick(stamp_ns, inputs.values, {}, problem=REJECTED_TICK), stamp_ns, now_ns)
+            self._publish(safety.after_tick(safety_ns, inputs.values, {}, problem=REJECTED_TICK), stamp_ns, now_ns)
             return
-        self._publish(safety.after_tick(stamp_ns, inputs.values, result.outputs), stamp_ns, now_ns)
+        self._publish(safety.after_tick(safety_ns, inputs.values, result.outputs), stamp_ns, now_ns)
         if result.policy_step:
             stats.policy_steps += 1
             if self._debug is not None:

@@ -168,7 +168,6 @@ def test_fallback_publishes_its_law_while_an_input_is_stale_and_returns_through_
             x, msgs = robot.state()
             del msgs[CMD]
             fed.append(x)
-            before = len(outs)
             rig.feed(msgs)
             rig.advance(1)
             assert len(fed) < 20, "the command never went stale"
@@ -283,3 +282,20 @@ def test_an_unmeasured_output_joint_fails_configure_only_with_a_soft_start(legge
         assert rig.node.start_failed and rig.node.lifecycle_state == "unconfigured"
     with Rig(legged_file, params={"soft_start_s": 0, "mapping_file": str(mapping)}) as rig:  # an int for a double
         assert not rig.node.start_failed and rig.node.lifecycle_state == "active"
+
+
+def test_wall_clock_ticking_walks_the_states_and_estop_stops_the_policy(legged_file):
+    robot = Robot(6)
+    with Rig(legged_file, sim_time=False, params=_params(soft_start_s=0.05)) as rig:
+        states = _states(rig)
+        outs = rig.collect(TARGETS, JointState)
+        for topic, msg in robot.state()[1].items():
+            rig.publish(topic, msg)
+        rig.spin_until(lambda: states[-1:] == ["running"], what="running on the wall clock")
+        assert states == ["waiting", "starting", "running"]
+        assert _estop(rig, True).success
+        rig.spin_for(0.05)
+        step = rig.node.policy.step_count
+        count = len(outs)
+        rig.spin_until(lambda: len(outs) > count + 5, what="e-stop outputs")
+        assert rig.node.policy.step_count == step and states[-1] == "estop"
