@@ -80,7 +80,9 @@ def test_file_exposes_typed_adapter_names_and_metadata(factory: Callable, tmp_pa
     assert meta.update_rate == pytest.approx(200.0)
     assert meta.policy_rate == pytest.approx(50.0)
     assert meta.group("obj.robot.joints").metadata == {"joint_names": list(JOINT_NAMES)}
-    assert meta.group("output.joint_targets.pd").metadata == {"names": list(JOINT_NAMES)}
+    targets = meta.group("output.joint_targets.pd").metadata
+    assert targets["names"] == list(JOINT_NAMES)
+    assert len(targets["position_limits"]) == len(targets["effort_limits"]) == 12  # read by the node's safety layer
     assert meta.env_metadata["robot"] == "exploy_quadruped"
     assert len(meta.observation_names) == 81
     assert meta.component("obj.robot.joints.pos").shape == (1, 12)
