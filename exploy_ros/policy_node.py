@@ -369,7 +369,8 @@ class PolicyNode(LifecycleNode):
 
     def _tick(self, stamp_ns: int, now_ns: int) -> None:
         """One sim tick: check inputs, step the policy, publish what the safety supervisor lets
-        through (``stamp_ns``: header stamp; the soft start follows it)."""
+        through (``stamp_ns``: header stamp; the soft start follows it with ``use_sim_time``,
+        ``now_ns``, the monotonic tick deadline, otherwise)."""
         start = time.perf_counter()
         inputs, policy, stats, safety = self.inputs, self.policy, self.stats, self.safety
         safety_ns = stamp_ns if self.settings.use_sim_time else now_ns  # the ramp's clock: sim time or monotonic

@@ -68,8 +68,10 @@ def _clip(pos, effort):
 
 
 def _states(rig):
+    """Every ``~/state`` message, from the latched ``waiting`` on (waits for it)."""
     got: list = []
     rig.peer.create_subscription(String, "policy_node/state", lambda m: got.append(m.data), STATE_QOS)
+    rig.spin_until(lambda: got == ["waiting"], what="latched state 'waiting'")
     return got
 
 
@@ -93,7 +95,6 @@ def test_soft_start_ramps_from_the_measured_pose_and_state_walks_to_running(legg
     with Rig(legged_file, params=_params(soft_start_s=0.02)) as rig:  # 4 periods of 5 ms
         states = _states(rig)
         outs = rig.collect(TARGETS, JointState)
-        rig.spin_until(lambda: states == ["waiting"], what="latched state 'waiting'")
         runs = []
         for k in range(7):
             x, msgs = robot.state()
