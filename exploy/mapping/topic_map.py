@@ -19,16 +19,28 @@ from typing import Any
 from exploy.format import ComponentKind, ComponentSpec, PolicyMetadata
 from exploy.mapping.config import GROUP_OVERRIDE_KEYS, ComponentOverride, MappingConfig
 from exploy.mapping.errors import MappingError
-from exploy.mapping.fields import ADAPTERS, FLOAT32_MULTI_ARRAY, JOINT_STATE, TWIST
+from exploy.mapping.fields import (
+    ADAPTERS,
+    FLOAT32_MULTI_ARRAY,
+    FLOAT64_MULTI_ARRAY,
+    JOINT_ORDER_ADAPTERS,
+    JOINT_STATE,
+    JOINT_TRAJECTORY,
+    TWIST,
+)
 from exploy.mapping.rules import (
     RUNTIME_INPUT_PREFIX,
     Direction,
     default_binding,
     fallback_topic,
     group_chain,
+    height_scan_grid,
     item_field,
     metadata_names,
 )
+
+NAMED_ADAPTERS = (JOINT_STATE, JOINT_TRAJECTORY, FLOAT64_MULTI_ARRAY)
+"""Adapters whose bindings carry joint names (required, except for ``float64_multi_array``)."""
 
 
 @dataclass(frozen=True)
@@ -38,9 +50,14 @@ class FieldBinding:
     Attributes:
         component: Full component name (the graph input/output name).
         field: Adapter field (see :mod:`exploy.mapping.fields`), e.g. ``"position"``.
-        names: Joint names, in the policy's order, for ``joint_state`` bindings; else None.
+        names: Joint names, in the policy's order, for joint bindings (``joint_state``,
+            ``joint_trajectory``, ``float64_multi_array``); else None.
         shape: Tensor shape, batch dimension included (what onnxruntime takes or gives).
         dtype: numpy dtype name of the tensor.
+        joint_order: Joint order of the message when it differs from ``names``
+            (``float64_multi_array`` / ``joint_trajectory``; each one of ``names``).
+        grid: (rows, cols) of a height scan carried as Float32MultiArray, else None.
+        frame_id: Frame of the value from the file (``target_frame``), for stamped messages.
     """
 
     component: str
@@ -48,11 +65,19 @@ class FieldBinding:
     names: tuple[str, ...] | None
     shape: tuple[int, ...]
     dtype: str = "float32"
+    joint_order: tuple[str, ...] | None = None
+    grid: tuple[int, int] | None = None
+    frame_id: str | None = None
 
     @property
     def size(self) -> int:
         """Number of elements in the tensor."""
         return math.prod(self.shape)
+
+    @property
+    def message_names(self) -> tuple[str, ...] | None:
+        """Joint names in the message's order (``joint_order``, else ``names``)."""
+        return self.joint_order or self.names
 
 
 @dataclass(frozen=True)
@@ -80,8 +105,8 @@ class TopicSpec:
 
     @property
     def names(self) -> tuple[str, ...] | None:
-        """Joint names of a published JointState (shared by all its bindings), else None."""
-        return self.bindings[0].names if self.adapter == JOINT_STATE else None
+        """Joint names in message order of a published joint message (shared by its bindings), else None."""
+        return self.bindings[0].message_names if self.adapter in NAMED_ADAPTERS else None
 
     def binding(self, component: str) -> FieldBinding:
         """The binding of ``component`` (KeyError when the topic does not carry it)."""
@@ -138,6 +163,12 @@ class TopicMap:
             lines.append(f"{spec.direction:<6} {spec.topic}  [{spec.msg_type}]")
             for bnd in spec.bindings:
                 extra = f", {len(bnd.names)} joints" if bnd.names is not None else ""
+                if bnd.joint_order is not None:
+                    extra += f", message order {list(bnd.joint_order)[:6]}{'...' if len(bnd.joint_order) > 6 else ''}"
+                if bnd.grid is not None:
+                    extra += f", grid {bnd.grid[0]}x{bnd.grid[1]} (rows y, cols x, x fastest)"
+                if bnd.frame_id:
+                    extra += f", frame {bnd.frame_id}"
                 lines.append(f"         {bnd.field:<20} <- {bnd.component} {list(bnd.shape)}{extra}")
         for name in self.runtime_inputs:
             lines.append(f"input  (runtime) {name}")
@@ -158,6 +189,12 @@ def _merged_override(comp: ComponentSpec, meta: PolicyMetadata, config: MappingC
     return ComponentOverride(**merged)
 
 
+def _own_or_group_adapter(comp: ComponentSpec, config: MappingConfig) -> bool:
+    """True when the component's own mapping entry sets the adapter (not one of its groups)."""
+    own = config.overrides.get(comp.name)
+    return own is not None and own.adapter is not None
+
+
 def _resolve(
     comp: ComponentSpec, meta: PolicyMetadata, config: MappingConfig
 ) -> tuple[Direction, str, str, FieldBinding] | None:
@@ -165,7 +202,7 @@ def _resolve(
     direction: Direction = "input" if comp.kind is ComponentKind.INPUT else "output"
     prefix = config.input_prefix if direction == "input" else config.output_prefix
     where = f"{config.where}, components.{comp.name}"
-    default_adapter, default_field, default_topic = default_binding(comp, direction, prefix)
+    default_adapter, default_field, default_topic = default_binding(comp, direction, prefix, meta)
     ovr = _merged_override(comp, meta, config)
     if ovr.enabled is False:
         if direction == "input":
@@ -176,7 +213,10 @@ def _resolve(
         return None
     if ovr.adapter is not None and ovr.adapter != default_adapter:
         adapter = ovr.adapter
-        topic = ovr.topic or fallback_topic(comp, prefix)
+        # An adapter set on the component alone moves it off the default topic (whose message type
+        # its siblings keep); one set on a group moves every member, so they keep sharing it.
+        own_adapter = _own_or_group_adapter(comp, config)
+        topic = ovr.topic or (fallback_topic(comp, prefix) if own_adapter else default_topic)
         fld = ovr.field or item_field(adapter, comp.name.rsplit(".", 1)[-1])
         if fld is None:
             raise MappingError(
@@ -192,18 +232,21 @@ def _resolve(
             f"use one of {list(info.fields)} or set 'adapter'."
         )
     own = config.overrides.get(comp.name)
-    if own is not None and own.names is not None and adapter != JOINT_STATE:
-        raise MappingError(f"{where}: 'names' only applies to adapter '{JOINT_STATE}', not '{adapter}'. Remove it.")
+    if own is not None and own.names is not None and adapter not in NAMED_ADAPTERS:
+        raise MappingError(
+            f"{where}: 'names' only applies to adapters {list(NAMED_ADAPTERS)}, not '{adapter}'. Remove it."
+        )
     names = None
-    if adapter == JOINT_STATE:
+    if adapter in NAMED_ADAPTERS:
         names = ovr.names or metadata_names(comp, meta)
-        if names is None:
+        if names is None and adapter != FLOAT64_MULTI_ARRAY:
             raise MappingError(
-                f"Component '{comp.name}' is bound to JointState field '{fld}' but has no joint names. "
-                f"Export it with metadata 'joint_names' on the component or its group "
+                f"Component '{comp.name}' is bound to {info.msg_type.rsplit('/', 1)[-1]} field '{fld}' but has no joint names. "
+                f"Export it with metadata 'joint_names' (or 'names') on the component or its group "
                 f"{group_chain(comp, meta) or '(none)'}, or in the {config.where} give it "
                 f"'names: [...]' or 'adapter: {FLOAT32_MULTI_ARRAY}'."
             )
+    joint_order = _joint_order(comp, adapter, names, ovr, where)
     expected = info.expected_size(fld, names)
     if expected is not None and comp.size != expected:
         what = f"{len(names)} joint names" if names is not None else f"{info.msg_type} field '{fld}'"
@@ -212,7 +255,39 @@ def _resolve(
             f"need{'s' if names is None else ''} {expected}. Fix the component's metadata or map it "
             f"to another adapter/field in the {config.where}."
         )
-    return direction, topic, adapter, FieldBinding(comp.name, fld, names, tuple(comp.shape), comp.dtype)
+    grid = height_scan_grid(comp, meta) if adapter == FLOAT32_MULTI_ARRAY else None
+    frame = (comp.metadata or {}).get("target_frame")
+    binding = FieldBinding(
+        comp.name, fld, names, tuple(comp.shape), comp.dtype,
+        joint_order=joint_order, grid=grid, frame_id=frame if isinstance(frame, str) and frame else None,
+    )
+    return direction, topic, adapter, binding
+
+
+def _joint_order(
+    comp: ComponentSpec, adapter: str, names: tuple[str, ...] | None, ovr: ComponentOverride, where: str
+) -> tuple[str, ...] | None:
+    """The checked ``joint_order`` of a binding (None: the policy's order)."""
+    order = ovr.joint_order
+    if order is None:
+        return None
+    if adapter not in JOINT_ORDER_ADAPTERS:
+        raise MappingError(
+            f"{where}: 'joint_order' only applies to adapters {list(JOINT_ORDER_ADAPTERS)}, not '{adapter}'. "
+            "Remove it or set the adapter."
+        )
+    if names is None:
+        raise MappingError(
+            f"{where}: 'joint_order' needs the policy's joint names to match against, and '{comp.name}' has none. "
+            "Export metadata 'names' / 'joint_names', or give 'names: [...]' in policy order."
+        )
+    unknown = [n for n in order if n not in names]
+    if unknown:
+        raise MappingError(
+            f"{where}.joint_order: joint(s) {unknown[:10]} are not joints of '{comp.name}' "
+            f"(it has {list(names)[:20]}{'...' if len(names) > 20 else ''})."
+        )
+    return None if order == names else order
 
 
 def _check_config_names(meta: PolicyMetadata, config: MappingConfig) -> None:
@@ -225,7 +300,7 @@ def _check_config_names(meta: PolicyMetadata, config: MappingConfig) -> None:
         if comp is not None and comp.kind is ComponentKind.INPUT and key.startswith(RUNTIME_INPUT_PREFIX):
             raise MappingError(f"{config.where}: input '{key}' is fed by the runtime and has no topic. Remove it.")
         if comp is None and key in groups:
-            bad = [k for k in ("adapter", "field") if getattr(ovr, k) is not None]
+            bad = [k for k in ("field",) if getattr(ovr, k) is not None]
             if bad:
                 raise MappingError(
                     f"{config.where}: '{key}' is a group; only {list(GROUP_OVERRIDE_KEYS)} may be set for a "
@@ -270,10 +345,13 @@ def _assemble(entries: list[tuple[Direction, str, str, FieldBinding]]) -> list[T
                 )
             seen_slots[slot] = bnd.component
             seen.setdefault(bnd.field, bnd.component)
-            if first_dir == "output" and adapter == JOINT_STATE and bnd.names != first.names:
+            same_joints = (bnd.names, bnd.joint_order) == (first.names, first.joint_order)
+            if (first_dir == "output" or adapter == JOINT_TRAJECTORY) and adapter in NAMED_ADAPTERS and not same_joints:
                 raise MappingError(
-                    f"Outputs '{first.component}' and '{bnd.component}' share JointState topic '{topic}' "
-                    "but have different joint names; one message has one name list. Map them to different topics."
+                    f"Components '{first.component}' and '{bnd.component}' share "
+                    f"{ADAPTERS[adapter].msg_type.rsplit('/', 1)[-1]} "
+                    f"topic '{topic}' but have different joint names or order; one message has one name list. "
+                    "Map them to different topics."
                 )
         if first_dir == "output" and first_adapter == TWIST and "se2" in seen and len(seen) > 1:
             raise MappingError(
