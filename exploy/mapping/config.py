@@ -65,7 +65,7 @@ class ComponentOverride:
         field: Field of the adapter's message the component is bound to.
         names: Joint names of the policy's joints, in policy order (overrides the metadata).
         joint_order: Joint order of a ``float64_multi_array`` / ``joint_trajectory`` message
-            (names from the policy's joint names; a subset is allowed).
+            (every one of the policy's joint names, once).
         enabled: False to publish no topic for an output.
     """
 

@@ -12,108 +12,15 @@ The default rules live in :mod:`exploy.mapping.rules`; a mapping file overrides 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any
 
-from exploy.format import ComponentKind, ComponentSpec, PolicyMetadata
-from exploy.mapping.config import GROUP_OVERRIDE_KEYS, ComponentOverride, MappingConfig
+from exploy.format import ComponentKind, PolicyMetadata
+from exploy.mapping.binding import NAMED_ADAPTERS, FieldBinding, TopicSpec
+from exploy.mapping.config import GROUP_OVERRIDE_KEYS, MappingConfig
 from exploy.mapping.errors import MappingError
-from exploy.mapping.fields import (
-    ADAPTERS,
-    FLOAT32_MULTI_ARRAY,
-    FLOAT64_MULTI_ARRAY,
-    JOINT_ORDER_ADAPTERS,
-    JOINT_STATE,
-    JOINT_TRAJECTORY,
-    TWIST,
-)
-from exploy.mapping.rules import (
-    RUNTIME_INPUT_PREFIX,
-    Direction,
-    default_binding,
-    fallback_topic,
-    group_chain,
-    height_scan_grid,
-    item_field,
-    metadata_names,
-)
-
-NAMED_ADAPTERS = (JOINT_STATE, JOINT_TRAJECTORY, FLOAT64_MULTI_ARRAY)
-"""Adapters whose bindings carry joint names (required, except for ``float64_multi_array``)."""
-
-
-@dataclass(frozen=True)
-class FieldBinding:
-    """One component bound to one field of a topic's message.
-
-    Attributes:
-        component: Full component name (the graph input/output name).
-        field: Adapter field (see :mod:`exploy.mapping.fields`), e.g. ``"position"``.
-        names: Joint names, in the policy's order, for joint bindings (``joint_state``,
-            ``joint_trajectory``, ``float64_multi_array``); else None.
-        shape: Tensor shape, batch dimension included (what onnxruntime takes or gives).
-        dtype: numpy dtype name of the tensor.
-        joint_order: Joint order of the message when it differs from ``names``
-            (``float64_multi_array`` / ``joint_trajectory``; each one of ``names``).
-        grid: (rows, cols) of a height scan carried as Float32MultiArray, else None.
-        frame_id: Frame of the value from the file (``target_frame``), for stamped messages.
-    """
-
-    component: str
-    field: str
-    names: tuple[str, ...] | None
-    shape: tuple[int, ...]
-    dtype: str = "float32"
-    joint_order: tuple[str, ...] | None = None
-    grid: tuple[int, int] | None = None
-    frame_id: str | None = None
-
-    @property
-    def size(self) -> int:
-        """Number of elements in the tensor."""
-        return math.prod(self.shape)
-
-    @property
-    def message_names(self) -> tuple[str, ...] | None:
-        """Joint names in the message's order (``joint_order``, else ``names``)."""
-        return self.joint_order or self.names
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    """One topic the node subscribes to (input) or publishes (output).
-
-    Attributes:
-        topic: Topic name as given (``~/`` names are relative to the node).
-        direction: ``"input"`` (subscribe) or ``"output"`` (publish).
-        msg_type: ROS message type, e.g. ``"sensor_msgs/msg/JointState"``.
-        adapter: Adapter name converting the message, e.g. ``"joint_state"``.
-        bindings: The components carried by the message, in policy order; no field twice.
-    """
-
-    topic: str
-    direction: Direction
-    msg_type: str
-    adapter: str
-    bindings: tuple[FieldBinding, ...]
-
-    @property
-    def components(self) -> tuple[str, ...]:
-        """Names of the components carried by this topic."""
-        return tuple(b.component for b in self.bindings)
-
-    @property
-    def names(self) -> tuple[str, ...] | None:
-        """Joint names in message order of a published joint message (shared by its bindings), else None."""
-        return self.bindings[0].message_names if self.adapter in NAMED_ADAPTERS else None
-
-    def binding(self, component: str) -> FieldBinding:
-        """The binding of ``component`` (KeyError when the topic does not carry it)."""
-        for bnd in self.bindings:
-            if bnd.component == component:
-                return bnd
-        raise KeyError(f"Topic '{self.topic}' carries no component '{component}' (it carries {list(self.components)})")
+from exploy.mapping.fields import ADAPTERS, JOINT_STATE, JOINT_TRAJECTORY, TWIST
+from exploy.mapping.resolve import resolve
+from exploy.mapping.rules import RUNTIME_INPUT_PREFIX, Direction
 
 
 @dataclass(frozen=True)
@@ -175,119 +82,6 @@ class TopicMap:
         for name in self.disabled_outputs:
             lines.append(f"output (disabled) {name}")
         return "\n".join(lines)
-
-
-def _merged_override(comp: ComponentSpec, meta: PolicyMetadata, config: MappingConfig) -> ComponentOverride:
-    """Group overrides (outermost first, then inner) with the component's own override on top."""
-    merged: dict[str, Any] = {}
-    for grp in reversed(group_chain(comp, meta)):
-        if grp in config.overrides:
-            ovr = config.overrides[grp]
-            merged.update({k: getattr(ovr, k) for k in GROUP_OVERRIDE_KEYS if getattr(ovr, k) is not None})
-    own = config.overrides.get(comp.name, ComponentOverride())
-    merged.update({k: v for k, v in own.__dict__.items() if v is not None})
-    return ComponentOverride(**merged)
-
-
-def _own_or_group_adapter(comp: ComponentSpec, config: MappingConfig) -> bool:
-    """True when the component's own mapping entry sets the adapter (not one of its groups)."""
-    own = config.overrides.get(comp.name)
-    return own is not None and own.adapter is not None
-
-
-def _resolve(
-    comp: ComponentSpec, meta: PolicyMetadata, config: MappingConfig
-) -> tuple[Direction, str, str, FieldBinding] | None:
-    """(direction, topic, adapter, binding) of one component; None for a disabled output."""
-    direction: Direction = "input" if comp.kind is ComponentKind.INPUT else "output"
-    prefix = config.input_prefix if direction == "input" else config.output_prefix
-    where = f"{config.where}, components.{comp.name}"
-    default_adapter, default_field, default_topic = default_binding(comp, direction, prefix, meta)
-    ovr = _merged_override(comp, meta, config)
-    if ovr.enabled is False:
-        if direction == "input":
-            raise MappingError(
-                f"{where}: 'enabled: false' is only allowed for outputs; the policy reads input "
-                f"'{comp.name}' every tick. Remove the key."
-            )
-        return None
-    if ovr.adapter is not None and ovr.adapter != default_adapter:
-        adapter = ovr.adapter
-        # An adapter set on the component alone moves it off the default topic (whose message type
-        # its siblings keep); one set on a group moves every member, so they keep sharing it.
-        own_adapter = _own_or_group_adapter(comp, config)
-        topic = ovr.topic or (fallback_topic(comp, prefix) if own_adapter else default_topic)
-        fld = ovr.field or item_field(adapter, comp.name.rsplit(".", 1)[-1])
-        if fld is None:
-            raise MappingError(
-                f"{where}: cannot tell which field of adapter '{adapter}' component '{comp.name}' "
-                f"binds to; add 'field: <one of {list(ADAPTERS[adapter].fields)}>'."
-            )
-    else:
-        adapter, topic, fld = default_adapter, ovr.topic or default_topic, ovr.field or default_field
-    info = ADAPTERS[adapter]
-    if fld not in info.fields:
-        raise MappingError(
-            f"{where}: field '{fld}' does not exist for adapter '{adapter}' ({info.msg_type}); "
-            f"use one of {list(info.fields)} or set 'adapter'."
-        )
-    own = config.overrides.get(comp.name)
-    if own is not None and own.names is not None and adapter not in NAMED_ADAPTERS:
-        raise MappingError(
-            f"{where}: 'names' only applies to adapters {list(NAMED_ADAPTERS)}, not '{adapter}'. Remove it."
-        )
-    names = None
-    if adapter in NAMED_ADAPTERS:
-        names = ovr.names or metadata_names(comp, meta)
-        if names is None and adapter != FLOAT64_MULTI_ARRAY:
-            raise MappingError(
-                f"Component '{comp.name}' is bound to {info.msg_type.rsplit('/', 1)[-1]} field '{fld}' but has no joint names. "
-                f"Export it with metadata 'joint_names' (or 'names') on the component or its group "
-                f"{group_chain(comp, meta) or '(none)'}, or in the {config.where} give it "
-                f"'names: [...]' or 'adapter: {FLOAT32_MULTI_ARRAY}'."
-            )
-    joint_order = _joint_order(comp, adapter, names, ovr, where)
-    expected = info.expected_size(fld, names)
-    if expected is not None and comp.size != expected:
-        what = f"{len(names)} joint names" if names is not None else f"{info.msg_type} field '{fld}'"
-        raise MappingError(
-            f"Component '{comp.name}' has shape {list(comp.shape)} ({comp.size} values) but {what} "
-            f"need{'s' if names is None else ''} {expected}. Fix the component's metadata or map it "
-            f"to another adapter/field in the {config.where}."
-        )
-    grid = height_scan_grid(comp, meta) if adapter == FLOAT32_MULTI_ARRAY else None
-    frame = (comp.metadata or {}).get("target_frame")
-    binding = FieldBinding(
-        comp.name, fld, names, tuple(comp.shape), comp.dtype,
-        joint_order=joint_order, grid=grid, frame_id=frame if isinstance(frame, str) and frame else None,
-    )
-    return direction, topic, adapter, binding
-
-
-def _joint_order(
-    comp: ComponentSpec, adapter: str, names: tuple[str, ...] | None, ovr: ComponentOverride, where: str
-) -> tuple[str, ...] | None:
-    """The checked ``joint_order`` of a binding (None: the policy's order)."""
-    order = ovr.joint_order
-    if order is None:
-        return None
-    if adapter not in JOINT_ORDER_ADAPTERS:
-        raise MappingError(
-            f"{where}: 'joint_order' only applies to adapters {list(JOINT_ORDER_ADAPTERS)}, not '{adapter}'. "
-            "Remove it or set the adapter."
-        )
-    if names is None:
-        raise MappingError(
-            f"{where}: 'joint_order' needs the policy's joint names to match against, and '{comp.name}' has none. "
-            "Export metadata 'names' / 'joint_names', or give 'names: [...]' in policy order."
-        )
-    unknown = [n for n in order if n not in names]
-    if unknown:
-        raise MappingError(
-            f"{where}.joint_order: joint(s) {unknown[:10]} are not joints of '{comp.name}' "
-            f"(it has {list(names)[:20]}{'...' if len(names) > 20 else ''})."
-        )
-    return None if order == names else order
 
 
 def _check_config_names(meta: PolicyMetadata, config: MappingConfig) -> None:
@@ -387,7 +181,7 @@ def build_topic_map(meta: PolicyMetadata, config: MappingConfig | None = None) -
         if comp.kind is ComponentKind.INPUT and comp.name.startswith(RUNTIME_INPUT_PREFIX):
             runtime.append(comp.name)
             continue
-        resolved = _resolve(comp, meta, config)
+        resolved = resolve(comp, meta, config)
         if resolved is None:
             disabled.append(comp.name)
         else:
