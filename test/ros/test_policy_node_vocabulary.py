@@ -178,3 +178,26 @@ def test_recording_and_offline_replay_cover_every_adapter(vocab_file, tmp_path):
         types = {c.topic: c.msgtype for c in reader.connections}
     assert "nav_msgs/msg/Odometry" in types.values() and "std_msgs/msg/Bool" in types.values()
     assert "geometry_msgs/msg/TwistStamped" in types.values() and "std_msgs/msg/Float32" in types.values()
+
+
+def test_inspect_lists_the_typed_topics(vocab_file, tmp_path, capsys):
+    from exploy.cli.main import EXIT_OK, main
+
+    assert main(["inspect", str(vocab_file)]) == EXIT_OK
+    out = capsys.readouterr().out
+    for line in (
+        "input  ~/input/obj/robot/base/odom  [nav_msgs/msg/Odometry]",
+        "input  ~/input/obj/robot/hand/pose  [geometry_msgs/msg/PoseStamped]",
+        "input  ~/input/sensor/imu/chest/twist  [geometry_msgs/msg/TwistStamped]",
+        "input  ~/input/cmd/boolean/stand  [std_msgs/msg/Bool]",
+        "input  ~/input/cmd/float/height  [std_msgs/msg/Float32]",
+        "grid 3x5 (rows y, cols x, x fastest)",
+        "output ~/output/se2_velocity/walk  [geometry_msgs/msg/Twist]",
+    ):
+        assert line in out
+    mapping = tmp_path / "map.yaml"
+    mapping.write_text("components:\n  output.joint_targets.arm: {adapter: joint_trajectory, joint_order: [a3, a1, a2]}\n")
+    assert main(["inspect", str(vocab_file), "--mapping", str(mapping)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "output ~/output/joint_targets/arm  [trajectory_msgs/msg/JointTrajectory]" in out
+    assert "message order ['a3', 'a1', 'a2']" in out
