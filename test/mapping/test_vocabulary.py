@@ -148,3 +148,33 @@ def test_bad_joint_order_is_rejected(entry, match):
 def test_joint_order_with_duplicates_is_rejected_on_load():
     with pytest.raises(MappingError, match=r"joint_order: joint names \['hip'\] appear more than once"):
         parse_mapping({"components": {"x": {"joint_order": ["hip", "hip"]}}})
+
+
+def test_example_ros2_control_mapping_file_fits_the_example_robot():
+    import pathlib
+
+    from exploy.examples.legged_robot import JOINT_NAMES
+    from exploy.mapping import load_mapping_file
+
+    # the example's components and metadata (see exploy/examples/legged_robot.py)
+    meta = PolicyMetadata("0.1.0", 4, 200.0, (
+        comp("obj.robot.joints.pos", size=12, group="obj.robot.joints"),
+        comp("obj.robot.joints.vel", size=12, group="obj.robot.joints"),
+        comp("obj.robot.base.w_Q_b", size=4, group="obj.robot.base"),
+        comp("obj.robot.base.ang_vel_b_rt_w_in_b", group="obj.robot.base"),
+        comp("cmd.se2_velocity.base_velocity"),
+        comp("output.joint_targets.pd.effort", OUT, size=12, group="output.joint_targets.pd"),
+        comp("output.joint_targets.pd.pos", OUT, size=12, group="output.joint_targets.pd"),
+    ), (
+        GroupSpec("obj.robot.joints", ("obj.robot.joints.pos", "obj.robot.joints.vel"), None,
+                  {"joint_names": list(JOINT_NAMES)}),
+        GroupSpec("obj.robot.base", ("obj.robot.base.w_Q_b", "obj.robot.base.ang_vel_b_rt_w_in_b")),
+        GroupSpec("output.joint_targets.pd", ("output.joint_targets.pd.effort", "output.joint_targets.pd.pos"), None,
+                  {"names": list(JOINT_NAMES)}),
+    ))
+    path = pathlib.Path(__file__).parents[2] / "config" / "ros2_control_mapping.yaml"
+    tmap = build_topic_map(meta, load_mapping_file(path))
+    assert tmap.topic("/leg_effort_controller/commands").msg_type == "std_msgs/msg/Float64MultiArray"
+    jtc = tmap.topic("/leg_trajectory_controller/joint_trajectory")
+    assert jtc.msg_type == "trajectory_msgs/msg/JointTrajectory" and jtc.names[0] == "RR_hip"
+    assert tmap.topic("/imu/data").adapter == "imu"
