@@ -140,15 +140,15 @@ def finish(values: np.ndarray, bnd: FieldBinding, dtype: np.dtype, what: str) ->
         AdapterError: on NaN, Inf or a value ``dtype`` cannot hold (checked before the cast).
     """
     limit = _limit(dtype)
-    if limit is not None:
-        ok = np.abs(values) <= limit  # False for NaN and Inf too
-        if not ok.all():
-            bad = np.flatnonzero(~ok)
-            shown = ", ".join(f"[{i}]={values.flat[i]:.6g}" for i in bad[:MAX_LISTED])
-            raise AdapterError(
-                f"'{bnd.component}': {what} contains NaN or Inf or a value beyond {dtype.name} range "
-                f"(±{limit:.3g}): {shown}{' ...' if bad.size > MAX_LISTED else ''} ({bad.size} of {values.size} values)"
-            )
+    ok = np.abs(values) <= limit if limit is not None else np.isfinite(values)  # False for NaN, Inf
+    if not ok.all():
+        bad = np.flatnonzero(~ok)
+        shown = ", ".join(f"[{i}]={values.flat[i]:.6g}" for i in bad[:MAX_LISTED])
+        span = f" or a value beyond {dtype.name} range (±{limit:.3g})" if limit is not None else ""
+        raise AdapterError(
+            f"'{bnd.component}': {what} contains NaN or Inf{span}: {shown}"
+            f"{' ...' if bad.size > MAX_LISTED else ''} ({bad.size} of {values.size} values)"
+        )
     return values.astype(dtype).reshape(bnd.shape)
 
 
