@@ -201,3 +201,32 @@ def test_inspect_lists_the_typed_topics(vocab_file, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "output ~/output/joint_targets/arm  [trajectory_msgs/msg/JointTrajectory]" in out
     assert "message order ['a3', 'a1', 'a2']" in out
+
+
+def test_live_replay_drives_every_adapter_over_real_topics(vocab_file, tmp_path):
+    import os
+
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.parameter import Parameter
+
+    from exploy_ros.policy_node import PolicyNode
+    from exploy_ros.replay_node import replay_live
+
+    env = VocabularyEnv(1)
+    bag = tmp_path / "bag"
+    record(env, make_actor(env, 0), vocab_file, bag, num_steps=4)
+    context = Context()
+    rclpy.init(context=context, domain_id=1 + (os.getpid() * 19 + 57) % 200)
+    ns = f"/vocab{os.getpid()}"
+    params = {"policy_path": str(vocab_file), "use_sim_time": True, "sim_rate_hz": 200.0}
+    node = PolicyNode(namespace=ns, context=context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+    try:
+        assert not node.start_failed
+        result = replay_live(bag, vocab_file, node=f"{ns}/policy_node", context=context, spin_with=[node], timeout=5.0)
+        assert node.inputs.rejected == 0
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
+    assert result.ok, result.first_divergence
+    assert result.outputs["output.se2_velocity.walk"].compared_ticks == 8
