@@ -89,13 +89,20 @@ def test_float64_multi_array_fast_path_matches_the_encoder():
         writer.fill({"output.joint_targets.legs.pos": np.array([[0.0, np.nan, 0.0]], np.float32)}, 6)
 
 
-def test_joint_trajectory_writer_publishes_one_point_in_joint_order():
-    writer = OutputWriter(TMAP.topic("/jtc/joint_trajectory"), frame_id="base")
-    msg = writer.fill({"output.joint_targets.arm.pos": np.array([[1.0, 2.0, 3.0]], np.float32),
-                       "output.joint_targets.arm.effort": np.array([[4.0, 5.0, 6.0]], np.float32)}, 10**9)
+def test_joint_trajectory_fast_path_publishes_one_point_in_joint_order():
+    spec = TMAP.topic("/jtc/joint_trajectory")
+    writer = OutputWriter(spec, frame_id="base")
+    values = {"output.joint_targets.arm.pos": np.array([[1.0, 2.0, 3.0]], np.float32),
+              "output.joint_targets.arm.effort": np.array([[4.0, 5.0, 6.0]], np.float32)}
+    msg = writer.fill(values, 10**9)
     assert list(msg.joint_names) == ["a3", "a1", "a2"] and len(msg.points) == 1
     np.testing.assert_array_equal(msg.points[0].positions, [3.0, 1.0, 2.0])
     np.testing.assert_array_equal(msg.points[0].effort, [6.0, 4.0, 5.0])
+    assert len(msg.points[0].velocities) == 0
+    assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == (0, 0)
+    assert msg == RosMessageEncoder(spec)(values, stamp=(1, 0), frame_id="base")
+    with pytest.raises(AdapterError, match="NaN or Inf"):
+        writer.fill({**values, "output.joint_targets.arm.effort": np.array([[np.inf, 0.0, 0.0]], np.float32)}, 2)
 
 
 def test_rclpy_float32_overflow_is_rejected_silently(capfd):
