@@ -37,7 +37,7 @@ def _merged_override(comp: ComponentSpec, meta: PolicyMetadata, config: MappingC
     return ComponentOverride(**merged)
 
 
-def _own_or_group_adapter(comp: ComponentSpec, config: MappingConfig) -> bool:
+def _own_adapter(comp: ComponentSpec, config: MappingConfig) -> bool:
     """True when the component's own mapping entry sets the adapter (not one of its groups)."""
     own = config.overrides.get(comp.name)
     return own is not None and own.adapter is not None
@@ -63,7 +63,7 @@ def resolve(
         adapter = ovr.adapter
         # An adapter set on the component alone moves it off the default topic (whose message type
         # its siblings keep); one set on a group moves every member, so they keep sharing it.
-        own_adapter = _own_or_group_adapter(comp, config)
+        own_adapter = _own_adapter(comp, config)
         topic = ovr.topic or (fallback_topic(comp, prefix) if own_adapter else default_topic)
         fld = ovr.field or item_field(adapter, comp.name.rsplit(".", 1)[-1])
         if fld is None:
