@@ -4,8 +4,10 @@
 allocations for a JointState); at 1 kHz that is most of the tick budget. :class:`OutputWriter`
 builds one message per topic at configure time with the adapter (so joint names, layouts and
 covariance markers come from the one place that defines them) and afterwards only overwrites the
-numeric arrays and the header stamp. Adapters without a fast path (Imu and Twist as outputs)
-fall back to the adapter's encoder.
+numeric arrays and the header stamp. The fast path covers JointState, Float32MultiArray, and the
+ros2_control messages Float64MultiArray and JointTrajectory (reordered to the mapping file's
+``joint_order``); the other adapters (Twist, Imu, Odometry, ...) fall back to the adapter's
+encoder.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ from typing import Any
 import numpy as np
 
 from exploy.mapping.errors import AdapterError
-from exploy.mapping.fields import FLOAT32_MULTI_ARRAY, JOINT_STATE
+from exploy.mapping.encoders import message_order
+from exploy.mapping.fields import FLOAT32_MULTI_ARRAY, FLOAT64_MULTI_ARRAY, JOINT_STATE, JOINT_TRAJECTORY
 from exploy.mapping.topic_map import TopicSpec
 from exploy_ros.adapters import RosMessageEncoder
 
-_FAST = (FLOAT32_MULTI_ARRAY, JOINT_STATE)
+_FAST = (FLOAT32_MULTI_ARRAY, FLOAT64_MULTI_ARRAY, JOINT_STATE, JOINT_TRAJECTORY)
 
 
 class OutputWriter:
@@ -41,8 +44,10 @@ class OutputWriter:
         self._fast = spec.adapter in _FAST
         self._typecode = "f" if spec.adapter == FLOAT32_MULTI_ARRAY else "d"
         self._npdtype = np.float32 if self._typecode == "f" else np.float64
-        self._fields = tuple((b.component, b.field) for b in spec.bindings)
-        self._has_header = hasattr(self.msg, "header")
+        self._fields = tuple((b.component, b.field, message_order(b)) for b in spec.bindings)
+        # A JointTrajectory's arrays live in its one point; its stamp stays 0 ("start now").
+        self._target = self.msg.points[0] if spec.adapter == JOINT_TRAJECTORY else self.msg
+        self._has_header = hasattr(self.msg, "header") and spec.adapter != JOINT_TRAJECTORY
 
     def fill(self, outputs: Mapping[str, np.ndarray], stamp_ns: int) -> Any:
         """The topic's message holding ``outputs`` (by component name), stamped ``stamp_ns``.
@@ -56,13 +61,14 @@ class OutputWriter:
             sec, nsec = divmod(stamp_ns, 1_000_000_000)
             self.msg = self._encoder(outputs, stamp=(sec, nsec), frame_id=self.frame_id)
             return self.msg
-        for component, _ in self._fields:
+        for component, _, _ in self._fields:
             if not np.isfinite(outputs[component]).all():
-                raise AdapterError(f"Output '{component}' holds NaN or Inf: {outputs[component].reshape(-1)}")
+                raise AdapterError(f"Output '{component}' holds NaN or Inf: {outputs[component].reshape(-1)[:8]}")
         msg = self.msg
-        for component, fld in self._fields:
-            buf = np.ascontiguousarray(outputs[component], dtype=self._npdtype).tobytes()
-            setattr(msg, fld, array.array(self._typecode, buf))
+        for component, fld, order in self._fields:
+            values = outputs[component] if order is None else np.asarray(outputs[component]).reshape(-1)[order]
+            buf = np.ascontiguousarray(values, dtype=self._npdtype).tobytes()
+            setattr(self._target, fld, array.array(self._typecode, buf))
         if self._has_header:
             stamp = msg.header.stamp
             stamp.sec, stamp.nanosec = divmod(stamp_ns, 1_000_000_000)

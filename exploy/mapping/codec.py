@@ -6,149 +6,56 @@
   message; :func:`build_message` turns that dict into a message of any implementation
   (:func:`build_rosbags_message` for rosbags, ``exploy_ros.adapters`` for rclpy).
 
-Conventions: Imu orientation is x, y, z, w in ROS and w, x, y, z in the policy; decoders and
-encoders reorder. JointState values are picked and ordered by joint name; a published JointState
-carries empty arrays for fields no output is bound to (the ROS way of saying "not provided"), and
-a published Imu marks unbound parts with covariance element 0 set to -1.
+The per-adapter logic lives in :mod:`exploy.mapping.decoders` and :mod:`exploy.mapping.encoders`.
+Conventions: quaternions are x, y, z, w in ROS and w, x, y, z in the policy; decoders and encoders
+reorder. JointState / JointTrajectory values are picked and ordered by joint name; a published
+JointState carries empty arrays for fields no output is bound to (the ROS way of saying "not
+provided"), and a published Imu marks unbound parts with covariance element 0 set to -1.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
+from exploy.mapping.decoders import QUAT_NORM_TOLERANCE, field_decoder, joint_indices
+from exploy.mapping.encoders import Stamp, encode_fields
 from exploy.mapping.errors import AdapterError
-from exploy.mapping.fields import FLOAT32_MULTI_ARRAY, IMU, JOINT_STATE, TWIST
-from exploy.mapping.topic_map import FieldBinding, TopicSpec
+from exploy.mapping.fields import FLOAT32, FLOAT32_MULTI_ARRAY
+from exploy.mapping.topic_map import TopicSpec
 
-Stamp = tuple[int, int]
-"""A ``builtin_interfaces/msg/Time`` as (sec, nanosec)."""
-
-QUAT_NORM_TOLERANCE = 0.05
-"""A decoded Imu orientation whose norm differs from 1 by more than this is rejected."""
-
+_HEADER = {"header": "std_msgs/msg/Header"}
 NESTED_TYPES: Mapping[str, Mapping[str, str]] = {
     "std_msgs/msg/Header": {"stamp": "builtin_interfaces/msg/Time"},
-    "sensor_msgs/msg/JointState": {"header": "std_msgs/msg/Header"},
+    "sensor_msgs/msg/JointState": _HEADER,
     "sensor_msgs/msg/Imu": {
-        "header": "std_msgs/msg/Header",
+        **_HEADER,
         "orientation": "geometry_msgs/msg/Quaternion",
         "angular_velocity": "geometry_msgs/msg/Vector3",
         "linear_acceleration": "geometry_msgs/msg/Vector3",
     },
     "geometry_msgs/msg/Twist": {"linear": "geometry_msgs/msg/Vector3", "angular": "geometry_msgs/msg/Vector3"},
+    "geometry_msgs/msg/TwistStamped": {**_HEADER, "twist": "geometry_msgs/msg/Twist"},
+    "geometry_msgs/msg/Pose": {"position": "geometry_msgs/msg/Point", "orientation": "geometry_msgs/msg/Quaternion"},
+    "geometry_msgs/msg/PoseStamped": {**_HEADER, "pose": "geometry_msgs/msg/Pose"},
+    "geometry_msgs/msg/PoseWithCovariance": {"pose": "geometry_msgs/msg/Pose"},
+    "geometry_msgs/msg/TwistWithCovariance": {"twist": "geometry_msgs/msg/Twist"},
+    "nav_msgs/msg/Odometry": {
+        **_HEADER,
+        "pose": "geometry_msgs/msg/PoseWithCovariance",
+        "twist": "geometry_msgs/msg/TwistWithCovariance",
+    },
     "std_msgs/msg/Float32MultiArray": {"layout": "std_msgs/msg/MultiArrayLayout"},
+    "std_msgs/msg/Float64MultiArray": {"layout": "std_msgs/msg/MultiArrayLayout"},
     "std_msgs/msg/MultiArrayLayout": {"dim": "std_msgs/msg/MultiArrayDimension[]"},
+    "trajectory_msgs/msg/JointTrajectory": {**_HEADER, "points": "trajectory_msgs/msg/JointTrajectoryPoint[]"},
+    "trajectory_msgs/msg/JointTrajectoryPoint": {"time_from_start": "builtin_interfaces/msg/Duration"},
 }
 """Message type -> field -> type of its sub-messages (``[]``: a list of them)."""
 
-_EMPTY = np.zeros(0, dtype=np.float64)
-_EMPTY.flags.writeable = False
-
-
-@functools.lru_cache(maxsize=256)
-def joint_indices(wanted: tuple[str, ...], available: tuple[str, ...]) -> np.ndarray:
-    """Index into ``available`` of each name in ``wanted``; computed once per pair, then cached.
-
-    Raises:
-        AdapterError: when a wanted joint is missing or appears more than once in ``available``.
-    """
-    index: dict[str, int] = {}
-    dups = set()
-    for i, name in enumerate(available):
-        if name in index:
-            dups.add(name)
-        index[name] = i
-    missing = [n for n in wanted if n not in index]
-    if missing:
-        raise AdapterError(f"JointState lacks joint(s) {missing} (it has {list(available)})")
-    ambiguous = sorted(dups.intersection(wanted))
-    if ambiguous:
-        raise AdapterError(f"JointState names joint(s) {ambiguous} more than once")
-    out = np.fromiter((index[n] for n in wanted), dtype=np.intp, count=len(wanted))
-    out.flags.writeable = False
-    return out
-
-
-def _finish(values: np.ndarray, bnd: FieldBinding, dtype: np.dtype, what: str) -> np.ndarray:
-    out = values.astype(dtype).reshape(bnd.shape)
-    if not np.isfinite(out).all():
-        raise AdapterError(f"'{bnd.component}': {what} contains NaN or Inf: {values.tolist()}")
-    return out
-
-
-def _xyz(vec: Any) -> np.ndarray:
-    return np.array((vec.x, vec.y, vec.z), dtype=np.float64)
-
-
-def _field_decoder(adapter: str, bnd: FieldBinding) -> Callable[[Any], np.ndarray]:
-    """A function reading ``bnd``'s tensor from a message (validated, shaped, typed)."""
-    dtype = np.dtype(bnd.dtype)
-    fld = bnd.field
-    if adapter == FLOAT32_MULTI_ARRAY:
-
-        def decode(msg: Any) -> np.ndarray:
-            values = np.asarray(msg.data, dtype=np.float64)
-            if values.size != bnd.size:
-                raise AdapterError(
-                    f"'{bnd.component}': Float32MultiArray has {values.size} values, expected {bnd.size} "
-                    f"(shape {list(bnd.shape)})"
-                )
-            return _finish(values, bnd, dtype, "data")
-
-    elif adapter == JOINT_STATE:
-        wanted = bnd.names or ()
-
-        def decode(msg: Any) -> np.ndarray:
-            names = msg.name
-            values = np.asarray(getattr(msg, fld), dtype=np.float64)
-            if len(values) != len(names):
-                raise AdapterError(
-                    f"'{bnd.component}': JointState has {len(names)} names but {len(values)} {fld} values"
-                )
-            try:
-                idx = joint_indices(wanted, tuple(names))
-            except AdapterError as err:
-                raise AdapterError(f"'{bnd.component}': {err}") from err
-            return _finish(values[idx], bnd, dtype, fld)
-
-    elif adapter == IMU and fld == "orientation":
-
-        def decode(msg: Any) -> np.ndarray:
-            if msg.orientation_covariance[0] == -1.0:
-                raise AdapterError(f"'{bnd.component}': Imu carries no orientation (orientation_covariance[0] == -1)")
-            q = msg.orientation
-            values = np.array((q.w, q.x, q.y, q.z), dtype=np.float64)
-            norm = float(np.sqrt(values @ values))
-            if not abs(norm - 1.0) <= QUAT_NORM_TOLERANCE:  # also catches NaN
-                raise AdapterError(f"'{bnd.component}': Imu orientation is not a unit quaternion (norm {norm:.4g})")
-            return _finish(values, bnd, dtype, "orientation")
-
-    elif adapter == IMU:
-        cov = f"{fld}_covariance"
-
-        def decode(msg: Any) -> np.ndarray:
-            if getattr(msg, cov)[0] == -1.0:
-                raise AdapterError(f"'{bnd.component}': Imu carries no {fld} ({cov}[0] == -1)")
-            return _finish(_xyz(getattr(msg, fld)), bnd, dtype, fld)
-
-    elif adapter == TWIST and fld == "se2":
-
-        def decode(msg: Any) -> np.ndarray:
-            values = np.array((msg.linear.x, msg.linear.y, msg.angular.z), dtype=np.float64)
-            return _finish(values, bnd, dtype, "twist")
-
-    elif adapter == TWIST:
-
-        def decode(msg: Any) -> np.ndarray:
-            return _finish(_xyz(getattr(msg, fld)), bnd, dtype, fld)
-
-    else:
-        raise ValueError(f"No decoder for adapter '{adapter}', field '{fld}'")
-    return decode
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 class TopicDecoder:
@@ -164,7 +71,7 @@ class TopicDecoder:
         spec: The topic (its adapter and bindings) from :func:`exploy.mapping.build_topic_map`.
         """
         self.spec = spec
-        self._decoders = tuple((b.component, _field_decoder(spec.adapter, b)) for b in spec.bindings)
+        self._decoders = tuple((b.component, field_decoder(spec.adapter, b)) for b in spec.bindings)
 
     def __call__(self, msg: Any) -> dict[str, np.ndarray]:
         """Component name -> tensor (component shape and dtype) read from ``msg``.
@@ -172,25 +79,11 @@ class TopicDecoder:
         Works on rclpy messages and rosbags dataclass messages of the topic's type.
 
         Raises:
-            AdapterError: on a wrong number of values, a missing joint, NaN/Inf, an Imu without
-                the bound data or with a non-unit orientation. The message names the component.
+            AdapterError: on a wrong number of values, a missing joint, NaN/Inf or a value the
+                tensor's dtype cannot hold, a non-unit quaternion, an Imu without the bound data.
+                The message names the component.
         """
         return {name: decode(msg) for name, decode in self._decoders}
-
-
-def _header(stamp: Stamp, frame_id: str) -> dict[str, Any]:
-    return {"stamp": {"sec": int(stamp[0]), "nanosec": int(stamp[1])}, "frame_id": frame_id}
-
-
-def _vec(values: Sequence[float] | np.ndarray) -> dict[str, float]:
-    return {"x": float(values[0]), "y": float(values[1]), "z": float(values[2])}
-
-
-def _covariance(bound: bool) -> np.ndarray:
-    cov = np.zeros(9, dtype=np.float64)
-    if not bound:
-        cov[0] = -1.0
-    return cov
 
 
 class TopicEncoder:
@@ -206,8 +99,7 @@ class TopicEncoder:
         spec: The topic (its adapter and bindings) from :func:`exploy.mapping.build_topic_map`.
         """
         self.spec = spec
-        self._names = list(spec.names or ())
-        self._layouts = {b.component: _layout(b) for b in spec.bindings}
+        self._float32 = spec.adapter in (FLOAT32, FLOAT32_MULTI_ARRAY)
 
     def _values(self, values: Mapping[str, Any], check_finite: bool) -> dict[str, np.ndarray]:
         out = {}
@@ -217,8 +109,12 @@ class TopicEncoder:
             arr = np.array(values[bnd.component], dtype=np.float64).reshape(-1)
             if arr.size != bnd.size:
                 raise AdapterError(f"'{bnd.component}': got {arr.size} values, expected {bnd.size} (shape {list(bnd.shape)})")
-            if check_finite and not np.isfinite(arr).all():
-                raise AdapterError(f"'{bnd.component}': output contains NaN or Inf: {arr.tolist()}")
+            if check_finite:
+                ok = np.abs(arr) <= _FLOAT32_MAX if self._float32 else np.isfinite(arr)
+                if not ok.all():
+                    bad = np.flatnonzero(~ok)
+                    shown = ", ".join(f"[{i}]={arr[i]:.6g}" for i in bad[:6])
+                    raise AdapterError(f"'{bnd.component}': output contains NaN or Inf: {shown} ({bad.size} of {arr.size})")
             out[bnd.field] = arr
         return out
 
@@ -235,54 +131,13 @@ class TopicEncoder:
         Args:
             values: Component name -> tensor (any shape with the component's element count).
             stamp: Header stamp (sec, nanosec), for types with a header.
-            frame_id: Header frame id, for types with a header.
+            frame_id: Header frame id, for types with a header (a binding's ``frame_id`` wins).
             check_finite: Reject NaN/Inf (keep it on for anything driving motors).
 
         Raises:
             AdapterError: when a component is missing, has the wrong size, or is not finite.
         """
-        by_field = self._values(values, check_finite)
-        adapter = self.spec.adapter
-        if adapter == JOINT_STATE:
-            fields: dict[str, Any] = {"header": _header(stamp, frame_id), "name": list(self._names)}
-            for fld in ("position", "velocity", "effort"):
-                fields[fld] = by_field.get(fld, _EMPTY)
-            return fields
-        if adapter == FLOAT32_MULTI_ARRAY:
-            bnd = self.spec.bindings[0]
-            return {"layout": self._layouts[bnd.component], "data": by_field["data"].astype(np.float32)}
-        if adapter == IMU:
-            quat = by_field.get("orientation")
-            fields = {"header": _header(stamp, frame_id)}
-            fields["orientation"] = (
-                {"x": 0.0, "y": 0.0, "z": 0.0, "w": 1.0}
-                if quat is None
-                else {"x": float(quat[1]), "y": float(quat[2]), "z": float(quat[3]), "w": float(quat[0])}
-            )
-            fields["orientation_covariance"] = _covariance(quat is not None)
-            for fld in ("angular_velocity", "linear_acceleration"):
-                vec = by_field.get(fld)
-                fields[fld] = _vec((0.0, 0.0, 0.0) if vec is None else vec)
-                fields[f"{fld}_covariance"] = _covariance(vec is not None)
-            return fields
-        if adapter == TWIST:
-            linear = by_field.get("linear", np.zeros(3))
-            angular = by_field.get("angular", np.zeros(3))
-            if "se2" in by_field:
-                se2 = by_field["se2"]
-                linear, angular = (se2[0], se2[1], 0.0), (0.0, 0.0, se2[2])
-            return {"linear": _vec(linear), "angular": _vec(angular)}
-        raise ValueError(f"No encoder for adapter '{adapter}'")
-
-
-def _layout(bnd: FieldBinding) -> dict[str, Any]:
-    """``MultiArrayLayout`` fields describing ``bnd``'s tensor shape (row-major strides)."""
-    dims = []
-    stride = bnd.size
-    for i, size in enumerate(bnd.shape):
-        dims.append({"label": bnd.component if i == 0 else f"dim{i}", "size": int(size), "stride": int(stride)})
-        stride = stride // size if size else 0
-    return {"dim": dims, "data_offset": 0}
+        return encode_fields(self.spec, self._values(values, check_finite), stamp=stamp, frame_id=frame_id)
 
 
 def build_message(msg_type: str, fields: Mapping[str, Any], make: Callable[[str, dict[str, Any]], Any]) -> Any:
@@ -316,3 +171,15 @@ def build_rosbags_message(typestore: Any, msg_type: str, fields: Mapping[str, An
     """
     types = typestore.types
     return build_message(msg_type, fields, lambda name, kwargs: types[name](**kwargs))
+
+
+__all__ = [
+    "NESTED_TYPES",
+    "QUAT_NORM_TOLERANCE",
+    "Stamp",
+    "TopicDecoder",
+    "TopicEncoder",
+    "build_message",
+    "build_rosbags_message",
+    "joint_indices",
+]

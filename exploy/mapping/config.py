@@ -5,14 +5,16 @@ Format (YAML; every key optional)::
     version: 1                    # format version, only 1 exists
     input_prefix: ~/input         # prefix of default input topics
     output_prefix: ~/output       # prefix of default output topics
-    components:                   # keys: a component name, or a group name (then only
-                                  # topic / names / enabled are allowed, applied to its members)
+    components:                   # keys: a component name, or a group name (then only topic /
+                                  # adapter / names / joint_order / enabled, applied to its members)
       obj.robot.joints:           {topic: /joint_states}
       cmd.se2_velocity.base:      {topic: /cmd_vel}
       obj.robot.base.w_Q_b:       {topic: /imu, adapter: imu, field: orientation}
       output.joint_targets.pd.pos: {topic: /motor/targets}
       obs:                        {enabled: false}          # outputs only: do not publish
       my.raw.input:               {adapter: joint_state, field: position, names: [j1, j2]}
+      output.joint_targets.pd:    {adapter: joint_trajectory, topic: /jtc/joint_trajectory}
+      output.joint_targets.pd.pos: {adapter: float64_multi_array, joint_order: [j2, j1]}
 
 The file is checked on load (:func:`load_mapping_file`): unknown keys, adapters or fields and
 malformed topic names raise :class:`MappingError`. Whether the named components exist, shapes
@@ -37,8 +39,8 @@ DEFAULT_INPUT_PREFIX = "~/input"
 DEFAULT_OUTPUT_PREFIX = "~/output"
 
 _TOP_KEYS = ("version", "input_prefix", "output_prefix", "components")
-_OVERRIDE_KEYS = ("topic", "adapter", "field", "names", "enabled")
-GROUP_OVERRIDE_KEYS = ("topic", "names", "enabled")
+_OVERRIDE_KEYS = ("topic", "adapter", "field", "names", "joint_order", "enabled")
+GROUP_OVERRIDE_KEYS = ("topic", "adapter", "names", "joint_order", "enabled")
 """Keys allowed when a mapping-file entry names a group rather than a component."""
 
 _TOKEN = r"[A-Za-z_][A-Za-z0-9_]*"
@@ -61,7 +63,9 @@ class ComponentOverride:
         topic: Topic name (absolute, relative or ``~/`` private).
         adapter: Adapter name (see :mod:`exploy.mapping.fields`).
         field: Field of the adapter's message the component is bound to.
-        names: Joint names for a ``joint_state`` binding (overrides the policy metadata).
+        names: Joint names of the policy's joints, in policy order (overrides the metadata).
+        joint_order: Joint order of a ``float64_multi_array`` / ``joint_trajectory`` message
+            (every one of the policy's joint names, once).
         enabled: False to publish no topic for an output.
     """
 
@@ -69,6 +73,7 @@ class ComponentOverride:
     adapter: str | None = None
     field: str | None = None
     names: tuple[str, ...] | None = None
+    joint_order: tuple[str, ...] | None = None
     enabled: bool | None = None
 
 
@@ -122,22 +127,27 @@ def _parse_override(key: str, entry: Any, where: str) -> ComponentOverride:
         if fld not in allowed:
             scope = f"adapter '{adapter}'" if adapter else "any adapter"
             raise MappingError(f"{what}.field: unknown field {fld!r} for {scope}. Known fields: {allowed}")
-    names = entry.get("names")
-    if names is not None:
-        if (
-            not isinstance(names, list)
-            or not names
-            or not all(isinstance(n, str) and n for n in names)
-        ):
-            raise MappingError(f"{what}.names: expected a non-empty list of joint names, got {names!r}")
-        dups = sorted({n for n in names if names.count(n) > 1})
-        if dups:
-            raise MappingError(f"{what}.names: joint names {dups} appear more than once")
-        names = tuple(names)
+    names = _joint_list(entry.get("names"), f"{what}.names")
+    joint_order = _joint_list(entry.get("joint_order"), f"{what}.joint_order")
     enabled = entry.get("enabled")
     if enabled is not None and not isinstance(enabled, bool):
         raise MappingError(f"{what}.enabled: expected true or false, got {enabled!r}")
-    return ComponentOverride(topic=topic, adapter=adapter, field=fld, names=names, enabled=enabled)
+    return ComponentOverride(
+        topic=topic, adapter=adapter, field=fld, names=names, joint_order=joint_order, enabled=enabled
+    )
+
+
+def _joint_list(names: Any, what: str) -> tuple[str, ...] | None:
+    """A list of distinct non-empty joint names, as a tuple (None stays None)."""
+    if names is None:
+        return None
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
+        raise MappingError(f"{what}: expected a non-empty list of joint names, got {str(names)[:200]}")
+    seen: set[str] = set()
+    dups = sorted({n for n in names if n in seen or seen.add(n)})
+    if dups:
+        raise MappingError(f"{what}: joint names {dups[:10]} appear more than once")
+    return tuple(names)
 
 
 def parse_mapping(data: Any, *, source: str | None = None) -> MappingConfig:

@@ -11,6 +11,18 @@ a *field* of that message:
   ``angular_velocity`` (3), ``linear_acceleration`` (3).
 - ``twist`` (``geometry_msgs/msg/Twist``): ``se2`` (3 values: linear.x, linear.y, angular.z),
   ``linear`` (3), ``angular`` (3).
+- ``twist_stamped`` (``geometry_msgs/msg/TwistStamped``): the fields of ``twist``.
+- ``odometry`` (``nav_msgs/msg/Odometry``): ``position`` (3, ``pose.pose.position``),
+  ``orientation`` (4, w, x, y, z), ``linear_velocity`` (3, ``twist.twist.linear``, child frame),
+  ``angular_velocity`` (3, ``twist.twist.angular``).
+- ``pose_stamped`` (``geometry_msgs/msg/PoseStamped``): ``position`` (3), ``orientation`` (4,
+  w, x, y, z), ``pose`` (7: x, y, z, then the quaternion w, x, y, z).
+- ``bool`` (``std_msgs/msg/Bool``): ``data`` (1 value, a bool tensor).
+- ``float32`` (``std_msgs/msg/Float32``): ``data`` (1 value).
+- ``float64_multi_array`` (``std_msgs/msg/Float64MultiArray``): ``data``, one value per joint of
+  the message's joint order (ros2_control ``forward_command_controller``), or the flat tensor.
+- ``joint_trajectory`` (``trajectory_msgs/msg/JointTrajectory``, one point): ``positions``,
+  ``velocities``, ``effort``, one value per joint (``joint_trajectory_controller``).
 """
 
 from __future__ import annotations
@@ -23,6 +35,16 @@ FLOAT32_MULTI_ARRAY = "float32_multi_array"
 JOINT_STATE = "joint_state"
 IMU = "imu"
 TWIST = "twist"
+TWIST_STAMPED = "twist_stamped"
+ODOMETRY = "odometry"
+POSE_STAMPED = "pose_stamped"
+BOOL = "bool"
+FLOAT32 = "float32"
+FLOAT64_MULTI_ARRAY = "float64_multi_array"
+JOINT_TRAJECTORY = "joint_trajectory"
+
+JOINT_ORDER_ADAPTERS = (FLOAT64_MULTI_ARRAY, JOINT_TRAJECTORY)
+"""Adapters whose message joint order may be chosen in the mapping file (``joint_order``)."""
 
 NAMED = -1
 """Field size marker: one value per joint name."""
@@ -72,6 +94,31 @@ ADAPTERS: Mapping[str, AdapterInfo] = MappingProxyType(
             TWIST,
             "geometry_msgs/msg/Twist",
             MappingProxyType({"se2": 3, "linear": 3, "angular": 3}),
+        ),
+        TWIST_STAMPED: AdapterInfo(
+            TWIST_STAMPED,
+            "geometry_msgs/msg/TwistStamped",
+            MappingProxyType({"se2": 3, "linear": 3, "angular": 3}),
+        ),
+        ODOMETRY: AdapterInfo(
+            ODOMETRY,
+            "nav_msgs/msg/Odometry",
+            MappingProxyType({"position": 3, "orientation": 4, "linear_velocity": 3, "angular_velocity": 3}),
+        ),
+        POSE_STAMPED: AdapterInfo(
+            POSE_STAMPED,
+            "geometry_msgs/msg/PoseStamped",
+            MappingProxyType({"position": 3, "orientation": 4, "pose": 7}),
+        ),
+        BOOL: AdapterInfo(BOOL, "std_msgs/msg/Bool", MappingProxyType({"data": 1})),
+        FLOAT32: AdapterInfo(FLOAT32, "std_msgs/msg/Float32", MappingProxyType({"data": 1})),
+        FLOAT64_MULTI_ARRAY: AdapterInfo(
+            FLOAT64_MULTI_ARRAY, "std_msgs/msg/Float64MultiArray", MappingProxyType({"data": NAMED})
+        ),
+        JOINT_TRAJECTORY: AdapterInfo(
+            JOINT_TRAJECTORY,
+            "trajectory_msgs/msg/JointTrajectory",
+            MappingProxyType({"positions": NAMED, "velocities": NAMED, "effort": NAMED}),
         ),
     }
 )

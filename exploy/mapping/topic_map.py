@@ -12,83 +12,15 @@ The default rules live in :mod:`exploy.mapping.rules`; a mapping file overrides 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
-from typing import Any
 
-from exploy.format import ComponentKind, ComponentSpec, PolicyMetadata
-from exploy.mapping.config import GROUP_OVERRIDE_KEYS, ComponentOverride, MappingConfig
+from exploy.format import ComponentKind, PolicyMetadata
+from exploy.mapping.binding import NAMED_ADAPTERS, FieldBinding, TopicSpec
+from exploy.mapping.config import GROUP_OVERRIDE_KEYS, MappingConfig
 from exploy.mapping.errors import MappingError
-from exploy.mapping.fields import ADAPTERS, FLOAT32_MULTI_ARRAY, JOINT_STATE, TWIST
-from exploy.mapping.rules import (
-    RUNTIME_INPUT_PREFIX,
-    Direction,
-    default_binding,
-    fallback_topic,
-    group_chain,
-    item_field,
-    metadata_names,
-)
-
-
-@dataclass(frozen=True)
-class FieldBinding:
-    """One component bound to one field of a topic's message.
-
-    Attributes:
-        component: Full component name (the graph input/output name).
-        field: Adapter field (see :mod:`exploy.mapping.fields`), e.g. ``"position"``.
-        names: Joint names, in the policy's order, for ``joint_state`` bindings; else None.
-        shape: Tensor shape, batch dimension included (what onnxruntime takes or gives).
-        dtype: numpy dtype name of the tensor.
-    """
-
-    component: str
-    field: str
-    names: tuple[str, ...] | None
-    shape: tuple[int, ...]
-    dtype: str = "float32"
-
-    @property
-    def size(self) -> int:
-        """Number of elements in the tensor."""
-        return math.prod(self.shape)
-
-
-@dataclass(frozen=True)
-class TopicSpec:
-    """One topic the node subscribes to (input) or publishes (output).
-
-    Attributes:
-        topic: Topic name as given (``~/`` names are relative to the node).
-        direction: ``"input"`` (subscribe) or ``"output"`` (publish).
-        msg_type: ROS message type, e.g. ``"sensor_msgs/msg/JointState"``.
-        adapter: Adapter name converting the message, e.g. ``"joint_state"``.
-        bindings: The components carried by the message, in policy order; no field twice.
-    """
-
-    topic: str
-    direction: Direction
-    msg_type: str
-    adapter: str
-    bindings: tuple[FieldBinding, ...]
-
-    @property
-    def components(self) -> tuple[str, ...]:
-        """Names of the components carried by this topic."""
-        return tuple(b.component for b in self.bindings)
-
-    @property
-    def names(self) -> tuple[str, ...] | None:
-        """Joint names of a published JointState (shared by all its bindings), else None."""
-        return self.bindings[0].names if self.adapter == JOINT_STATE else None
-
-    def binding(self, component: str) -> FieldBinding:
-        """The binding of ``component`` (KeyError when the topic does not carry it)."""
-        for bnd in self.bindings:
-            if bnd.component == component:
-                return bnd
-        raise KeyError(f"Topic '{self.topic}' carries no component '{component}' (it carries {list(self.components)})")
+from exploy.mapping.fields import ADAPTERS, JOINT_STATE, JOINT_TRAJECTORY, TWIST
+from exploy.mapping.resolve import resolve
+from exploy.mapping.rules import RUNTIME_INPUT_PREFIX, Direction
 
 
 @dataclass(frozen=True)
@@ -138,81 +70,18 @@ class TopicMap:
             lines.append(f"{spec.direction:<6} {spec.topic}  [{spec.msg_type}]")
             for bnd in spec.bindings:
                 extra = f", {len(bnd.names)} joints" if bnd.names is not None else ""
+                if bnd.joint_order is not None:
+                    extra += f", message order {list(bnd.joint_order)[:6]}{'...' if len(bnd.joint_order) > 6 else ''}"
+                if bnd.grid is not None:
+                    extra += f", grid {bnd.grid[0]}x{bnd.grid[1]} (rows y, cols x, x fastest)"
+                if bnd.frame_id:
+                    extra += f", frame {bnd.frame_id}"
                 lines.append(f"         {bnd.field:<20} <- {bnd.component} {list(bnd.shape)}{extra}")
         for name in self.runtime_inputs:
             lines.append(f"input  (runtime) {name}")
         for name in self.disabled_outputs:
             lines.append(f"output (disabled) {name}")
         return "\n".join(lines)
-
-
-def _merged_override(comp: ComponentSpec, meta: PolicyMetadata, config: MappingConfig) -> ComponentOverride:
-    """Group overrides (outermost first, then inner) with the component's own override on top."""
-    merged: dict[str, Any] = {}
-    for grp in reversed(group_chain(comp, meta)):
-        if grp in config.overrides:
-            ovr = config.overrides[grp]
-            merged.update({k: getattr(ovr, k) for k in GROUP_OVERRIDE_KEYS if getattr(ovr, k) is not None})
-    own = config.overrides.get(comp.name, ComponentOverride())
-    merged.update({k: v for k, v in own.__dict__.items() if v is not None})
-    return ComponentOverride(**merged)
-
-
-def _resolve(
-    comp: ComponentSpec, meta: PolicyMetadata, config: MappingConfig
-) -> tuple[Direction, str, str, FieldBinding] | None:
-    """(direction, topic, adapter, binding) of one component; None for a disabled output."""
-    direction: Direction = "input" if comp.kind is ComponentKind.INPUT else "output"
-    prefix = config.input_prefix if direction == "input" else config.output_prefix
-    where = f"{config.where}, components.{comp.name}"
-    default_adapter, default_field, default_topic = default_binding(comp, direction, prefix)
-    ovr = _merged_override(comp, meta, config)
-    if ovr.enabled is False:
-        if direction == "input":
-            raise MappingError(
-                f"{where}: 'enabled: false' is only allowed for outputs; the policy reads input "
-                f"'{comp.name}' every tick. Remove the key."
-            )
-        return None
-    if ovr.adapter is not None and ovr.adapter != default_adapter:
-        adapter = ovr.adapter
-        topic = ovr.topic or fallback_topic(comp, prefix)
-        fld = ovr.field or item_field(adapter, comp.name.rsplit(".", 1)[-1])
-        if fld is None:
-            raise MappingError(
-                f"{where}: cannot tell which field of adapter '{adapter}' component '{comp.name}' "
-                f"binds to; add 'field: <one of {list(ADAPTERS[adapter].fields)}>'."
-            )
-    else:
-        adapter, topic, fld = default_adapter, ovr.topic or default_topic, ovr.field or default_field
-    info = ADAPTERS[adapter]
-    if fld not in info.fields:
-        raise MappingError(
-            f"{where}: field '{fld}' does not exist for adapter '{adapter}' ({info.msg_type}); "
-            f"use one of {list(info.fields)} or set 'adapter'."
-        )
-    own = config.overrides.get(comp.name)
-    if own is not None and own.names is not None and adapter != JOINT_STATE:
-        raise MappingError(f"{where}: 'names' only applies to adapter '{JOINT_STATE}', not '{adapter}'. Remove it.")
-    names = None
-    if adapter == JOINT_STATE:
-        names = ovr.names or metadata_names(comp, meta)
-        if names is None:
-            raise MappingError(
-                f"Component '{comp.name}' is bound to JointState field '{fld}' but has no joint names. "
-                f"Export it with metadata 'joint_names' on the component or its group "
-                f"{group_chain(comp, meta) or '(none)'}, or in the {config.where} give it "
-                f"'names: [...]' or 'adapter: {FLOAT32_MULTI_ARRAY}'."
-            )
-    expected = info.expected_size(fld, names)
-    if expected is not None and comp.size != expected:
-        what = f"{len(names)} joint names" if names is not None else f"{info.msg_type} field '{fld}'"
-        raise MappingError(
-            f"Component '{comp.name}' has shape {list(comp.shape)} ({comp.size} values) but {what} "
-            f"need{'s' if names is None else ''} {expected}. Fix the component's metadata or map it "
-            f"to another adapter/field in the {config.where}."
-        )
-    return direction, topic, adapter, FieldBinding(comp.name, fld, names, tuple(comp.shape), comp.dtype)
 
 
 def _check_config_names(meta: PolicyMetadata, config: MappingConfig) -> None:
@@ -225,7 +94,7 @@ def _check_config_names(meta: PolicyMetadata, config: MappingConfig) -> None:
         if comp is not None and comp.kind is ComponentKind.INPUT and key.startswith(RUNTIME_INPUT_PREFIX):
             raise MappingError(f"{config.where}: input '{key}' is fed by the runtime and has no topic. Remove it.")
         if comp is None and key in groups:
-            bad = [k for k in ("adapter", "field") if getattr(ovr, k) is not None]
+            bad = [k for k in ("field",) if getattr(ovr, k) is not None]
             if bad:
                 raise MappingError(
                     f"{config.where}: '{key}' is a group; only {list(GROUP_OVERRIDE_KEYS)} may be set for a "
@@ -270,10 +139,13 @@ def _assemble(entries: list[tuple[Direction, str, str, FieldBinding]]) -> list[T
                 )
             seen_slots[slot] = bnd.component
             seen.setdefault(bnd.field, bnd.component)
-            if first_dir == "output" and adapter == JOINT_STATE and bnd.names != first.names:
+            same_joints = (bnd.names, bnd.joint_order) == (first.names, first.joint_order)
+            if (first_dir == "output" or adapter == JOINT_TRAJECTORY) and adapter in NAMED_ADAPTERS and not same_joints:
                 raise MappingError(
-                    f"Outputs '{first.component}' and '{bnd.component}' share JointState topic '{topic}' "
-                    "but have different joint names; one message has one name list. Map them to different topics."
+                    f"Components '{first.component}' and '{bnd.component}' share "
+                    f"{ADAPTERS[adapter].msg_type.rsplit('/', 1)[-1]} "
+                    f"topic '{topic}' but have different joint names or order; one message has one name list. "
+                    "Map them to different topics."
                 )
         if first_dir == "output" and first_adapter == TWIST and "se2" in seen and len(seen) > 1:
             raise MappingError(
@@ -309,7 +181,7 @@ def build_topic_map(meta: PolicyMetadata, config: MappingConfig | None = None) -
         if comp.kind is ComponentKind.INPUT and comp.name.startswith(RUNTIME_INPUT_PREFIX):
             runtime.append(comp.name)
             continue
-        resolved = _resolve(comp, meta, config)
+        resolved = resolve(comp, meta, config)
         if resolved is None:
             disabled.append(comp.name)
         else:

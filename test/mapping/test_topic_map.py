@@ -46,8 +46,8 @@ def test_upstream_names_map_to_typed_topics():
     tmap = build_topic_map(upstream_policy())
     assert [(s.topic, s.msg_type, s.adapter) for s in tmap.inputs] == [
         ("~/input/obj/robot/joints", "sensor_msgs/msg/JointState", "joint_state"),
-        ("~/input/obj/robot/base/imu", "sensor_msgs/msg/Imu", "imu"),
-        ("~/input/obj/robot/base/lin_vel_b_rt_w_in_b", "std_msgs/msg/Float32MultiArray", "float32_multi_array"),
+        ("~/input/obj/robot/base/pose", "geometry_msgs/msg/PoseStamped", "pose_stamped"),
+        ("~/input/obj/robot/base/twist", "geometry_msgs/msg/TwistStamped", "twist_stamped"),
         ("~/input/cmd/se2_velocity/base_velocity", "geometry_msgs/msg/Twist", "twist"),
     ]
     assert [(s.topic, s.msg_type) for s in tmap.outputs] == [
@@ -59,10 +59,10 @@ def test_upstream_names_map_to_typed_topics():
         FieldBinding("obj.robot.joints.pos", "position", JOINTS, (1, 3), "float32"),
         FieldBinding("obj.robot.joints.vel", "velocity", JOINTS, (1, 3), "float32"),
     )
-    imu = tmap.topic("~/input/obj/robot/base/imu")
-    assert [(b.component, b.field) for b in imu.bindings] == [
-        ("obj.robot.base.w_Q_b", "orientation"),
-        ("obj.robot.base.ang_vel_b_rt_w_in_b", "angular_velocity"),
+    # no base_names: the base is a body like any other; it needs more than an IMU gives
+    assert [(b.component, b.field) for b in tmap.topic("~/input/obj/robot/base/twist").bindings] == [
+        ("obj.robot.base.ang_vel_b_rt_w_in_b", "angular"),
+        ("obj.robot.base.lin_vel_b_rt_w_in_b", "linear"),
     ]
     assert tmap.binding("cmd.se2_velocity.base_velocity").field == "se2"
     targets = tmap.topic_of("output.joint_targets.pd.effort")
