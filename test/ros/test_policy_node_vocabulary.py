@@ -107,7 +107,7 @@ def _drive(rig, outputs, ticks):
 
 
 def test_every_default_adapter_feeds_the_running_node(vocab_file):
-    with Rig(vocab_file, params={"input_timeout_s": 0.0}) as rig:
+    with Rig(vocab_file, params={"input_timeout_s": 0.0, "soft_start_s": 0.0}) as rig:
         legs = rig.collect("policy_node/output/joint_targets/legs", JointState)
         arm = rig.collect("policy_node/output/joint_targets/arm", JointState)
         walk = rig.collect("policy_node/output/se2_velocity/walk", Twist)
@@ -136,7 +136,7 @@ def test_ros2_control_adapters_publish_in_the_mapping_files_joint_order(vocab_fi
         "  output.joint_targets.arm:\n"
         "    {topic: jtc/joint_trajectory, adapter: joint_trajectory, joint_order: [a3, a1, a2]}\n"
     )
-    with Rig(vocab_file, params={"input_timeout_s": 0.0, "mapping_file": str(mapping)}) as rig:
+    with Rig(vocab_file, params={"input_timeout_s": 0.0, "soft_start_s": 0.0, "mapping_file": str(mapping)}) as rig:
         fwd = rig.collect("fwd/commands", Float64MultiArray)
         jtc = rig.collect("jtc/joint_trajectory", JointTrajectory)
         fed = _drive(rig, [fwd, jtc], ticks=2)
@@ -155,7 +155,7 @@ def test_ros2_control_adapters_publish_in_the_mapping_files_joint_order(vocab_fi
 def test_non_unit_odometry_quaternion_is_rejected_by_the_node(vocab_file):
     rng = np.random.default_rng(3)
     tensors, msgs = _inputs(rng)
-    with Rig(vocab_file, params={"input_timeout_s": 0.0}) as rig:
+    with Rig(vocab_file, params={"input_timeout_s": 0.0, "soft_start_s": 0.0}) as rig:
         rig.feed(msgs)
         bad = Odometry()
         bad.pose.pose.orientation.w = 2.0
@@ -219,7 +219,7 @@ def test_live_replay_drives_every_adapter_over_real_topics(vocab_file, tmp_path)
     context = Context()
     rclpy.init(context=context, domain_id=1 + (os.getpid() * 19 + 57) % 200)
     ns = f"/vocab{os.getpid()}"
-    params = {"policy_path": str(vocab_file), "use_sim_time": True, "sim_rate_hz": 200.0}
+    params = {"policy_path": str(vocab_file), "use_sim_time": True, "sim_rate_hz": 200.0, "soft_start_s": 0.0}
     node = PolicyNode(namespace=ns, context=context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
     try:
         assert not node.start_failed
