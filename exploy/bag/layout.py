@@ -44,6 +44,13 @@ SAMPLING_SUBSTEP = "substep"
 SAMPLING_POLICY_STEP = "policy_step"
 
 
+def typestore() -> Any:
+    """The rosbags typestore exploy bags are written and read with (ROS 2 Kilted)."""
+    from rosbags.typesys import Stores, get_typestore
+
+    return get_typestore(Stores.ROS2_KILTED)
+
+
 def resolve_topic(topic: str, node: str) -> str:
     """The absolute name of ``topic`` for the node with fully qualified name ``node``.
 

@@ -20,8 +20,8 @@ from exploy.bag.layout import (
     BagMeta,
     expected_topic,
     resolve_topic,
+    typestore,
 )
-from exploy.bag.writer import typestore
 from exploy.format import PolicyMetadata
 from exploy.mapping import AdapterError, MappingError, TopicDecoder, TopicMap, build_topic_map, parse_mapping
 

@@ -21,18 +21,12 @@ from exploy.bag.layout import (
     BagMeta,
     expected_topic,
     resolve_topic,
+    typestore,
 )
 from exploy.mapping import TopicEncoder, TopicMap, TopicSpec, build_rosbags_message
 
 STORAGES = ("mcap", "sqlite3")
 BAG_VERSION = 9
-
-
-def typestore() -> Any:
-    """The rosbags typestore exploy bags are written and read with (ROS 2 Kilted)."""
-    from rosbags.typesys import Stores, get_typestore
-
-    return get_typestore(Stores.ROS2_KILTED)
 
 
 def _stamp(ns: int) -> tuple[int, int]:
