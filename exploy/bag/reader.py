@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from exploy.bag.errors import BagError
+from exploy.bag.mcap_checksums import verify as verify_checksums
 from exploy.bag.layout import (
     CLOCK_TOPIC,
     CLOCK_TYPE,
@@ -83,6 +84,7 @@ def _open_reader(path: pathlib.Path) -> Any:
 
     if not path.exists():
         raise BagError(f"Bag not found: {path}")
+    verify_checksums(path)
     try:
         reader = Reader(path)
         reader.open()
