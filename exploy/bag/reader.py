@@ -202,6 +202,12 @@ def read_bag(
         exp_specs = {expected_topic(resolve_topic(s.topic, meta.node)): s for s in tmap.outputs}
         wanted = {CLOCK_TOPIC: CLOCK_TYPE, **{t: s.msg_type for t, s in {**in_specs, **exp_specs}.items()}}
         conns = _check_topics(reader, path, wanted)
+        clocks = conns[CLOCK_TOPIC].msgcount
+        if meta.num_ticks > 2 * clocks + 10:
+            raise BagError(
+                f"{path}: its exploy metadata claims {meta.num_ticks} ticks but it holds {clocks} {CLOCK_TOPIC} "
+                "messages (more than half the ticks missing): the metadata or the bag is corrupt; re-record the bag"
+            )
         resets = [c for c in reader.connections if c.topic == RESET_TOPIC]
         store = typestore()
         decoders = {t: TopicDecoder(s) for t, s in {**in_specs, **exp_specs}.items()}
