@@ -46,7 +46,10 @@ def run(args: argparse.Namespace) -> int:
     if not (args.atol >= 0 and args.rtol >= 0):
         raise BagError(f"tolerances must be >= 0, got atol {args.atol}, rtol {args.rtol}")
     if args.live:
-        from exploy_ros.replay_node import replay_live
+        try:
+            from exploy_ros.replay_node import replay_live
+        except ImportError as err:
+            raise BagError(f"--live needs ROS 2 (rclpy) in this Python ({err}); source a ROS install or drop --live") from err
 
         result = replay_live(
             args.bag, args.policy, node=args.node, atol=args.atol, rtol=args.rtol, timeout=args.timeout,
