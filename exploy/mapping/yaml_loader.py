@@ -12,7 +12,8 @@ bounds all of it before anything walks the document:
   from the parser's flat event stream, before anything recursive runs;
 - the document's size *after alias expansion* (scalars and collections counted as seen by a
   walk that follows every alias) may not exceed ``max_nodes``; aliases that refer to
-  themselves are refused;
+  themselves are refused, and so is a key written twice in one mapping (``safe_load`` would
+  silently keep the last);
 - every error is one line that quotes at most a short excerpt of the input
   (:func:`excerpt`), and raises :class:`YamlFileError`.
 """
@@ -128,6 +129,7 @@ def _expanded_size(root: Any, *, max_nodes: int, max_depth: int) -> int:
         if isinstance(node, yaml.SequenceNode):
             children = node.value
         elif isinstance(node, yaml.MappingNode):
+            _check_unique_keys(node)
             children = [n for pair in node.value for n in pair]
         else:
             children = []
@@ -142,6 +144,22 @@ def _expanded_size(root: Any, *, max_nodes: int, max_depth: int) -> int:
         return total, depth
 
     return walk(root, 0)[0]
+
+
+def _check_unique_keys(node: Any) -> None:
+    """A key written twice in one mapping is an error (``yaml.safe_load`` keeps the last one)."""
+    import yaml
+
+    first: dict[str, int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.tag == "tag:yaml.org,2002:merge":
+            continue
+        line = key.start_mark.line + 1
+        if key.value in first:
+            raise YamlFileError(
+                f"key {excerpt(key.value)} appears twice in one mapping (lines {first[key.value]} and {line}); keep one"
+            )
+        first[key.value] = line
 
 
 def load_yaml_text(

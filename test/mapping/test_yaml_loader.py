@@ -142,3 +142,11 @@ def test_duplicate_check_of_a_long_names_list_is_fast(tmp_path):
     names = ", ".join(f"j{i}" for i in range(20_000))
     path.write_text(f"components:\n  x: {{names: [{names}, j7]}}\n")
     _fails_fast(path, r"joint names \['j7'\] appear more than once", loader=load_mapping_file, error=MappingError)
+
+
+def test_key_written_twice_is_refused(tmp_path):
+    path = tmp_path / "dup.yaml"
+    path.write_text("components:\n  a: {topic: /x}\n  b: {}\n  a: {topic: /y}\n")
+    _fails_fast(path, r"key 'a' appears twice in one mapping \(lines 2 and 4\); keep one")
+    path.write_text("base: &b {x: 1}\nmerged: {<<: *b, x: 2}\n")
+    assert load_yaml_file(path) == {"base": {"x": 1}, "merged": {"x": 2}}
