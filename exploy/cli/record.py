@@ -15,9 +15,9 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "record",
         help="record an environment run into a rosbag2 for replay against the deployed policy",
-        description="Call FACTORY from MODULE with the --arg keyword arguments (it returns (exportable_env, actor), the pair the "
-        "policy file was exported from), run it for STEPS policy steps and record, at sim time, "
-        "the inputs on the policy node's topics, the expected outputs on /exploy/expected/... and "
+        description="Call FACTORY from MODULE with the --arg keyword arguments (it returns "
+        "(exportable_env, actor), the pair the policy file was exported from), run it for STEPS "
+        "policy steps and record, at sim time, the inputs on the policy node's topics, the expected outputs on /exploy/expected/... and "
         "/clock. Exit code 0 on success, 2 on bad input.",
     )
     add_factory_arguments(parser)
