@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import math
 import pathlib
 import sys
 from typing import Any
 
 from exploy.cli.factory import add_factory_arguments, make_env_and_actor, parse_factory_args
 from exploy.cli.main import EXIT_OK
+
+MAX_SIM_DT = 10.0
+"""Largest --sim-dt accepted, in seconds."""
 
 
 def add_parser(subparsers: Any) -> None:
@@ -49,6 +53,13 @@ def _load_mapping(path: pathlib.Path | None) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Record; bad input raises an ExployError, mapped to exit 2 by ``main``."""
+    from exploy.bag.errors import BagError
+    from exploy.bag.layout import MAX_TICKS
+
+    if not 1 <= args.steps <= MAX_TICKS:
+        raise BagError(f"--steps must be in [1, {MAX_TICKS}] policy steps, got {args.steps}")
+    if args.sim_dt is not None and not (math.isfinite(args.sim_dt) and 0 < args.sim_dt <= MAX_SIM_DT):
+        raise BagError(f"--sim-dt must be a number of seconds in (0, {MAX_SIM_DT:g}], got {args.sim_dt}")
     kwargs = parse_factory_args(args.factory_args)
     mapping = _load_mapping(args.mapping)
     env, actor = make_env_and_actor(args.factory, kwargs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import pathlib
 from typing import Any
 
@@ -43,8 +44,10 @@ def run(args: argparse.Namespace) -> int:
     from exploy.bag.errors import BagError
     from exploy.bag.report import default_report_dir, summary_text, write_reports
 
-    if not (args.atol >= 0 and args.rtol >= 0):
-        raise BagError(f"tolerances must be >= 0, got atol {args.atol}, rtol {args.rtol}")
+    if not (math.isfinite(args.atol) and math.isfinite(args.rtol) and args.atol >= 0 and args.rtol >= 0):
+        raise BagError(f"tolerances must be finite and >= 0, got atol {args.atol}, rtol {args.rtol}")
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise BagError(f"--timeout must be a positive number of seconds, got {args.timeout}")
     if args.live:
         try:
             from exploy_ros.replay_node import replay_live

@@ -122,6 +122,12 @@ def _cases(root: pathlib.Path, policy: pathlib.Path, bag: pathlib.Path, bags: di
     cases.append(("record --mapping alias_bomb",
                   [exploy, "record", FACTORY, "--policy", str(policy), "--mapping", str(root / "alias_bomb.yaml"),
                    "--out", str(root / "rb2"), "--quiet"]))
+    for flag, value in (("--steps", "100000000000"), ("--steps", "-5"), ("--sim-dt", "inf"), ("--sim-dt", "nan")):
+        cases.append((f"record {flag} {value}", [exploy, "record", FACTORY, "--policy", str(policy), flag, value,
+                                                 "--out", str(root / "rb3"), "--quiet"]))
+    for flag, value in (("--atol", "nan"), ("--rtol", "-1"), ("--timeout", "-1")):
+        cases.append((f"replay {flag} {value}", [exploy, "replay", str(bag), "--policy", str(policy), flag, value,
+                                                 "--live", "--out", out, "--quiet"]))
     cases.append(("export user factory raises", [exploy, "export", "user_factory:make", "--out", out]))
     cases.append(("export no such module", [exploy, "export", "no_such_module:make", "--out", out]))
     for name, bad_bag in bags.items():
