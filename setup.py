@@ -31,7 +31,7 @@ setup(
         "export": ["torch", "onnxscript", "tqdm"],
         # Recording and replaying rosbag2 files, with plots.
         "replay": ["rosbags", "matplotlib", "tqdm"],
-        "test": ["pytest"],
+        "test": ["pytest", "mcap"],
     },
     python_requires=">=3.10",
     zip_safe=True,

@@ -41,6 +41,8 @@ from exploy.bag.compare import DEFAULT_ATOL, DEFAULT_RTOL, Divergence, ReplayRes
 from exploy.bag.errors import BagError, LiveReplayError
 from exploy.bag.layout import resolve_topic
 from exploy.bag.reader import Recording, check_policy, read_bag, read_meta, topic_map_for
+from exploy.cli.main import error_line
+from exploy.errors import ExployError
 from exploy.format import PolicyFormatError, read_metadata
 from exploy.mapping import TopicDecoder, TopicEncoder, TopicMap
 from exploy_ros.adapters import build_ros_message, message_class
@@ -326,8 +328,8 @@ def main(args: list[str] | None = None) -> int:
         write_reports(result, value["out_dir"] or default_report_dir(bag))
         print(summary_text(result))
         return 0 if result.ok else 1
-    except BagError as err:
-        print(f"replay_node: {err}", file=sys.stderr)
+    except (ExployError, OSError) as err:  # bad input: one bounded line, exit 2
+        print(error_line("replay_node", err), file=sys.stderr)
         return 2
     except (KeyboardInterrupt, ExternalShutdownException):
         return 130

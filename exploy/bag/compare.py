@@ -16,6 +16,8 @@ from exploy.bag.reader import Recording
 
 DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-4
+TOLERANCE_RULE = "|actual - expected| <= atol + rtol * |expected|"
+"""When one output value matches its expected value (NaN never matches)."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ resets) is stamped ``t0_ns + k * dt_ns``; every message of a tick has that times
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 from exploy.bag.errors import BagError
@@ -42,6 +42,13 @@ DEFAULT_SIM_DT = 0.005
 
 SAMPLING_SUBSTEP = "substep"
 SAMPLING_POLICY_STEP = "policy_step"
+
+
+def typestore() -> Any:
+    """The rosbags typestore exploy bags are written and read with (ROS 2 Kilted)."""
+    from rosbags.typesys import Stores, get_typestore
+
+    return get_typestore(Stores.ROS2_KILTED)
 
 
 def resolve_topic(topic: str, node: str) -> str:
@@ -110,21 +117,75 @@ class BagMeta:
 
     @classmethod
     def from_json(cls, text: str) -> BagMeta:
-        """Parse :meth:`to_json` output.
+        """Parse :meth:`to_json` output, checking every field's type and range.
 
         Raises:
-            BagError: when the text is not the metadata of an exploy bag.
+            BagError: when the text is not the metadata of an exploy bag (one line, naming the
+                first bad field).
         """
         try:
             data = json.loads(text)
-            if data.get("format") != FORMAT_VERSION:
+        except (json.JSONDecodeError, RecursionError, TypeError) as err:
+            raise BagError(f"The bag's exploy metadata is not JSON ({_short(err)}); re-record the bag") from err
+        if not isinstance(data, dict):
+            raise BagError(f"The bag's exploy metadata is not a JSON object: {_short(text)}; re-record the bag")
+        if data.get("format") != FORMAT_VERSION:
+            raise BagError(
+                f"exploy bag format {_short(data.get('format'))} is not supported (this exploy reads "
+                f"{FORMAT_VERSION}); re-record the bag"
+            )
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(str(k) for k in data if k not in known)
+        missing = sorted(f.name for f in fields(cls) if f.name not in data and f.default is MISSING and f.default_factory is MISSING)
+        if unknown or missing:
+            raise BagError(
+                f"The bag's exploy metadata has unknown field(s) {_short(unknown)} / lacks {_short(missing)}; "
+                "re-record the bag"
+            )
+        for name, check, rule in _FIELD_RULES:
+            if name in data and not check(data[name]):
                 raise BagError(
-                    f"exploy bag format {data.get('format')!r} is not supported (this exploy reads "
-                    f"{FORMAT_VERSION}); re-record the bag"
+                    f"The bag's exploy metadata is corrupt: {name} is {_short(data[name])}, expected {rule}; "
+                    "re-record the bag"
                 )
-            meta = cls(**data)
-        except (json.JSONDecodeError, TypeError, AttributeError) as err:
-            raise BagError(f"The bag's exploy metadata is malformed ({err}); re-record the bag") from err
-        if meta.sampling not in (SAMPLING_SUBSTEP, SAMPLING_POLICY_STEP) or meta.dt_ns <= 0 or meta.decimation < 1:
-            raise BagError(f"The bag's exploy metadata is inconsistent: {text[:200]}; re-record the bag")
+        meta = cls(**data)
+        if meta.t0_ns + meta.num_ticks * meta.dt_ns >= 2**63:
+            raise BagError(
+                f"The bag's exploy metadata is corrupt: {meta.num_ticks} ticks of {meta.dt_ns} ns from "
+                f"{meta.t0_ns} ns overflow a ROS time stamp; re-record the bag"
+            )
         return meta
+
+
+MAX_TICKS = 2**31 - 1
+"""``ctx.step_count`` is an int32: no recording has more ticks."""
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = " ".join(repr(value).split()) if not isinstance(value, BaseException) else " ".join(str(value).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _is_int(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _is_str_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+
+
+_FIELD_RULES: tuple[tuple[str, Any, str], ...] = (
+    ("policy_sha256", lambda v: isinstance(v, str), "a string"),
+    ("policy_file", lambda v: isinstance(v, str), "a string"),
+    ("exploy_version", lambda v: isinstance(v, str), "a string"),
+    ("decimation", lambda v: _is_int(v, 1, 2**31 - 1), "an integer >= 1"),
+    ("dt_ns", lambda v: _is_int(v, 1, 2**62), "an integer number of nanoseconds > 0"),
+    ("t0_ns", lambda v: _is_int(v, 0, 2**62), "an integer number of nanoseconds >= 0"),
+    ("num_ticks", lambda v: _is_int(v, 0, MAX_TICKS), f"an integer in [0, {MAX_TICKS}]"),
+    ("sampling", lambda v: v in (SAMPLING_SUBSTEP, SAMPLING_POLICY_STEP), f"'{SAMPLING_SUBSTEP}' or '{SAMPLING_POLICY_STEP}'"),
+    ("node", lambda v: isinstance(v, str), "a node name"),
+    ("mapping", lambda v: v is None or isinstance(v, dict), "a mapping document or null"),
+    ("inputs", _is_str_map, "an object of topic -> message type"),
+    ("expected", _is_str_map, "an object of topic -> message type"),
+    ("notes", lambda v: isinstance(v, list) and all(isinstance(n, str) for n in v), "a list of strings"),
+)

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from exploy.bag.errors import BagError
+from exploy.bag.mcap_checksums import verify as verify_checksums
 from exploy.bag.layout import (
     CLOCK_TOPIC,
     CLOCK_TYPE,
@@ -20,8 +21,8 @@ from exploy.bag.layout import (
     BagMeta,
     expected_topic,
     resolve_topic,
+    typestore,
 )
-from exploy.bag.writer import typestore
 from exploy.format import PolicyMetadata
 from exploy.mapping import AdapterError, MappingError, TopicDecoder, TopicMap, build_topic_map, parse_mapping
 
@@ -83,6 +84,7 @@ def _open_reader(path: pathlib.Path) -> Any:
 
     if not path.exists():
         raise BagError(f"Bag not found: {path}")
+    verify_checksums(path)
     try:
         reader = Reader(path)
         reader.open()
@@ -200,6 +202,12 @@ def read_bag(
         exp_specs = {expected_topic(resolve_topic(s.topic, meta.node)): s for s in tmap.outputs}
         wanted = {CLOCK_TOPIC: CLOCK_TYPE, **{t: s.msg_type for t, s in {**in_specs, **exp_specs}.items()}}
         conns = _check_topics(reader, path, wanted)
+        clocks = conns[CLOCK_TOPIC].msgcount
+        if meta.num_ticks > 2 * clocks + 10:
+            raise BagError(
+                f"{path}: its exploy metadata claims {meta.num_ticks} ticks but it holds {clocks} {CLOCK_TOPIC} "
+                "messages (more than half the ticks missing): the metadata or the bag is corrupt; re-record the bag"
+            )
         resets = [c for c in reader.connections if c.topic == RESET_TOPIC]
         store = typestore()
         decoders = {t: TopicDecoder(s) for t, s in {**in_specs, **exp_specs}.items()}

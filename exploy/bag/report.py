@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from exploy.bag.compare import ReplayResult
+from exploy.bag.compare import TOLERANCE_RULE, ReplayResult
 
 MAX_PLOTTED_CHANNELS = 24
 """Channels drawn at most (the diverging ones first); the JSON still covers all of them."""
@@ -74,7 +74,8 @@ def summary_text(result: ReplayResult) -> str:
     verdict = "MATCH" if result.ok else "DIVERGED"
     lines = [
         f"exploy replay ({result.mode}): {verdict} — {result.num_ticks} ticks, sampling {result.sampling}, "
-        f"atol {result.atol:g}, rtol {result.rtol:g}"
+        f"atol {result.atol:g}, rtol {result.rtol:g}",
+        f"  a value is ok when {TOLERANCE_RULE}",
     ]
     first = result.first_divergence
     if first is not None:

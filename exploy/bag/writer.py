@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from exploy.bag.errors import BagError
+from exploy.bag.mcap_checksums import seal
 from exploy.bag.layout import (
     CLOCK_TOPIC,
     CLOCK_TYPE,
@@ -21,18 +22,12 @@ from exploy.bag.layout import (
     BagMeta,
     expected_topic,
     resolve_topic,
+    typestore,
 )
 from exploy.mapping import TopicEncoder, TopicMap, TopicSpec, build_rosbags_message
 
 STORAGES = ("mcap", "sqlite3")
 BAG_VERSION = 9
-
-
-def typestore() -> Any:
-    """The rosbags typestore exploy bags are written and read with (ROS 2 Kilted)."""
-    from rosbags.typesys import Stores, get_typestore
-
-    return get_typestore(Stores.ROS2_KILTED)
 
 
 def _stamp(ns: int) -> tuple[int, int]:
@@ -82,6 +77,7 @@ class BagWriter:
             raise BagError(f"Unknown bag storage {storage!r}; use one of {list(STORAGES)}")
         self.path = pathlib.Path(path)
         self.meta = meta
+        self._storage = storage
         self._store = typestore()
         plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
         try:
@@ -139,10 +135,12 @@ class BagWriter:
                 write(topic.connection, stamp, topic.serialize(values, stamp))
 
     def close(self) -> None:
-        """Finish the bag (writes its index and ``metadata.yaml``)."""
+        """Finish the bag (writes its index and ``metadata.yaml``, and the MCAP checksums)."""
         if self._open:
             self._open = False
             self._writer.close()
+            if self._storage == "mcap":
+                seal(self.path)  # rosbags writes no CRCs; readers verify them (mcap_checksums)
 
     def __enter__(self) -> BagWriter:
         return self

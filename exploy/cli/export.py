@@ -1,88 +1,58 @@
-"""``exploy export MODULE:FACTORY --out DIR``: export (and check) an environment and its actor."""
+"""``exploy export MODULE:FACTORY [--arg K=V] --out DIR``: export and check an environment and its actor."""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import pathlib
-import sys
 from typing import Any
 
-from exploy.cli.main import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
+from exploy.cli.factory import FactoryError, add_factory_arguments, make_env_and_actor, parse_factory_args
+from exploy.cli.main import EXIT_FAILED, EXIT_OK
+
+
+DEFAULT_EVALUATE_STEPS = 20
+"""Policy steps of the parity check run after every export unless ``--no-evaluate``."""
 
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "export",
         help="export an environment and its actor to one ONNX file",
-        description="Call FACTORY from MODULE (it returns (exportable_env, actor)), export both "
-        "into OUT/FILENAME, optionally evaluate the file against the environment, and print a "
-        "summary. Exit code 0 on success, 1 when the parity check fails, 2 on bad input.",
+        description="Call FACTORY from MODULE with the --arg keyword arguments (it returns "
+        "(exportable_env, actor)), export both into OUT/FILENAME, evaluate the file against the "
+        f"environment ({DEFAULT_EVALUATE_STEPS} policy steps unless --no-evaluate) and print a summary. "
+        "Exit code 0 on success, 1 when the parity check fails, 2 on bad input.",
     )
-    parser.add_argument("factory", metavar="MODULE:FACTORY", help="e.g. exploy.examples.legged_robot:make_mlp_example")
+    add_factory_arguments(parser)
     parser.add_argument("--out", required=True, type=pathlib.Path, help="output folder")
     parser.add_argument("--filename", default="policy.onnx", help="policy file name (default: policy.onnx)")
-    parser.add_argument("--evaluate", type=int, default=0, metavar="N", help="policy steps of parity check after export (default: 0, none)")
+    parser.add_argument(
+        "--evaluate", type=int, default=DEFAULT_EVALUATE_STEPS, metavar="N",
+        help=f"policy steps of parity check after export (default: {DEFAULT_EVALUATE_STEPS})",
+    )
+    parser.add_argument("--no-evaluate", action="store_true", help="skip the parity check")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
 
-def load_factory(spec: str) -> Any:
-    """Resolve ``MODULE:FACTORY`` to a callable; ValueError says what is wrong."""
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise ValueError(f"expected MODULE:FACTORY, got {spec!r}")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as err:
-        raise ValueError(f"cannot import module '{module_name}': {err}") from err
-    factory = getattr(module, attr, None)
-    if not callable(factory):
-        raise ValueError(f"module '{module_name}' has no callable '{attr}'")
-    return factory
-
-
 def run(args: argparse.Namespace) -> int:
+    """Export (and evaluate); bad input raises an ExployError, mapped to exit 2 by ``main``."""
+    kwargs = parse_factory_args(args.factory_args)
+    if args.evaluate < 0:
+        raise FactoryError(f"--evaluate must be >= 0 policy steps, got {args.evaluate}")
+    env, actor = make_env_and_actor(args.factory, kwargs)
+
     import torch
 
-    from exploy.exporter.core.errors import ExportError
     from exploy.exporter.core.evaluator import run_evaluation
-    from exploy.exporter.core.exportable_environment import ExportableEnvironment
     from exploy.exporter.core.exporter import export_environment_as_onnx
     from exploy.exporter.core.session_wrapper import SessionWrapper
     from exploy.format import read_metadata
 
-    try:
-        factory = load_factory(args.factory)
-    except ValueError as err:
-        print(f"exploy export: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    try:
-        made = factory()
-    except Exception as err:  # the user's factory: report, don't traceback
-        print(f"exploy export: {args.factory}() raised {type(err).__name__}: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if (
-        not isinstance(made, tuple)
-        or len(made) != 2
-        or not isinstance(made[0], ExportableEnvironment)
-        or not isinstance(made[1], torch.nn.Module)
-    ):
-        print(
-            f"exploy export: {args.factory} must return (ExportableEnvironment, torch.nn.Module), "
-            f"got {type(made).__name__}",
-            file=sys.stderr,
-        )
-        return EXIT_BAD_INPUT
-    env, actor = made
-    try:
-        path = export_environment_as_onnx(env=env, actor=actor, path=args.out, filename=args.filename)
-    except ExportError as err:
-        print(f"exploy export: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    path = export_environment_as_onnx(env=env, actor=actor, path=args.out, filename=args.filename)
     meta = read_metadata(path)
     _print_summary(path, meta)
-    if args.evaluate <= 0:
+    if args.no_evaluate or args.evaluate == 0:
         return EXIT_OK
     session = SessionWrapper(args.out, args.filename, actor=actor, optimize=False)
     with torch.inference_mode():

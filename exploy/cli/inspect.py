@@ -9,10 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import pathlib
-import sys
 from typing import Any
 
-from exploy.cli.main import EXIT_BAD_INPUT, EXIT_OK
+from exploy.cli.main import EXIT_OK
+from exploy.format.names import INITIAL_VALUE_KEY
 
 NODE_TOPICS = (
     ("~/tick", "std_msgs/msg/UInt64", "ctx.step_count of each tick, after its outputs"),
@@ -38,16 +38,13 @@ def add_parser(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from exploy.format import PolicyFormatError, read_metadata
-    from exploy.mapping import MappingError, build_topic_map, load_mapping_file
+    """Inspect; a bad file raises an ExployError, mapped to exit 2 by ``main``."""
+    from exploy.format import read_metadata
+    from exploy.mapping import build_topic_map, load_mapping_file
 
-    try:
-        meta = read_metadata(args.policy)
-        config = load_mapping_file(args.mapping) if args.mapping else None
-        topic_map = build_topic_map(meta, config)
-    except (PolicyFormatError, MappingError) as err:
-        print(f"exploy inspect: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    meta = read_metadata(args.policy)
+    config = load_mapping_file(args.mapping) if args.mapping else None
+    topic_map = build_topic_map(meta, config)
     if args.json:
         print(json.dumps(_as_json(args.policy, meta, topic_map), indent=2))
     else:
@@ -60,8 +57,6 @@ def _rate(value: float | None) -> str:
 
 
 def _component_lines(title: str, comps: tuple, *, initial: bool = False) -> list[str]:
-    from exploy.runtime.policy import INITIAL_VALUE_KEY
-
     lines = [f"{title} ({len(comps)}):"]
     for comp in comps:
         group = f"  group {comp.group}" if comp.group else ""

@@ -1,25 +1,30 @@
-"""``exploy record MODULE:FACTORY --policy FILE --out BAG``: record a simulation run into a rosbag2."""
+"""``exploy record MODULE:FACTORY [--arg K=V] --policy FILE --out BAG``: record a simulation run into a rosbag2."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import pathlib
 import sys
 from typing import Any
 
-from exploy.cli.main import EXIT_BAD_INPUT, EXIT_OK
+from exploy.cli.factory import add_factory_arguments, make_env_and_actor, parse_factory_args
+from exploy.cli.main import EXIT_OK
+
+MAX_SIM_DT = 10.0
+"""Largest --sim-dt accepted, in seconds."""
 
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "record",
         help="record an environment run into a rosbag2 for replay against the deployed policy",
-        description="Call FACTORY from MODULE (it returns (exportable_env, actor), the pair the "
-        "policy file was exported from), run it for STEPS policy steps and record, at sim time, "
-        "the inputs on the policy node's topics, the expected outputs on /exploy/expected/... and "
+        description="Call FACTORY from MODULE with the --arg keyword arguments (it returns "
+        "(exportable_env, actor), the pair the policy file was exported from), run it for STEPS "
+        "policy steps and record, at sim time, the inputs on the policy node's topics, the expected outputs on /exploy/expected/... and "
         "/clock. Exit code 0 on success, 2 on bad input.",
     )
-    parser.add_argument("factory", metavar="MODULE:FACTORY", help="e.g. exploy.examples.legged_robot:make_mlp_example")
+    add_factory_arguments(parser)
     parser.add_argument("--policy", required=True, type=pathlib.Path, help="the exported policy file")
     parser.add_argument("--out", required=True, type=pathlib.Path, help="bag directory to create")
     parser.add_argument("--steps", type=int, default=100, help="policy steps to record (default: 100)")
@@ -32,52 +37,40 @@ def add_parser(subparsers: Any) -> None:
 
 
 def _load_mapping(path: pathlib.Path | None) -> Any:
+    """The mapping file's document (checked as the node checks it), or None."""
     if path is None:
         return None
-    import yaml
+    from exploy.mapping import MappingError, parse_mapping
+    from exploy.mapping.yaml_loader import YamlFileError, load_yaml_file
 
-    from exploy.mapping import load_mapping_file
-
-    load_mapping_file(path)  # validates; raises MappingError
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        data = load_yaml_file(path, what="mapping file")
+    except YamlFileError as err:
+        raise MappingError(str(err)) from err
+    parse_mapping(data, source=str(path))  # validates; raises MappingError
+    return data
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
-
+    """Record; bad input raises an ExployError, mapped to exit 2 by ``main``."""
     from exploy.bag.errors import BagError
-    from exploy.bag.recorder import record
-    from exploy.cli.export import load_factory
-    from exploy.exporter.core.exportable_environment import ExportableEnvironment
-    from exploy.mapping import MappingError
+    from exploy.bag.layout import MAX_TICKS
 
-    try:
-        factory = load_factory(args.factory)
-        made = factory()
-    except ValueError as err:
-        print(f"exploy record: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except Exception as err:  # the user's factory: report, don't traceback
-        print(f"exploy record: {args.factory}() raised {type(err).__name__}: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    if not (
-        isinstance(made, tuple)
-        and len(made) == 2
-        and isinstance(made[0], ExportableEnvironment)
-        and isinstance(made[1], torch.nn.Module)
-    ):
-        print(f"exploy record: {args.factory} must return (ExportableEnvironment, torch.nn.Module)", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    env, actor = made
-    try:
-        result = record(
-            env, actor.eval(), args.policy, args.out,
-            num_steps=args.steps, storage=args.storage, mapping=_load_mapping(args.mapping),
-            node=args.node, sim_dt=args.sim_dt, progress=not args.quiet,
-        )
-    except (BagError, MappingError, OSError) as err:
-        print(f"exploy record: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    if not 1 <= args.steps <= MAX_TICKS:
+        raise BagError(f"--steps must be in [1, {MAX_TICKS}] policy steps, got {args.steps}")
+    if args.sim_dt is not None and not (math.isfinite(args.sim_dt) and 0 < args.sim_dt <= MAX_SIM_DT):
+        raise BagError(f"--sim-dt must be a number of seconds in (0, {MAX_SIM_DT:g}], got {args.sim_dt}")
+    kwargs = parse_factory_args(args.factory_args)
+    mapping = _load_mapping(args.mapping)
+    env, actor = make_env_and_actor(args.factory, kwargs)
+
+    from exploy.bag.recorder import record
+
+    result = record(
+        env, actor.eval(), args.policy, args.out,
+        num_steps=args.steps, storage=args.storage, mapping=mapping,
+        node=args.node, sim_dt=args.sim_dt, progress=not args.quiet,
+    )
     meta = result.meta
     print(
         f"exploy record: wrote {args.out} ({meta.num_ticks} ticks = {meta.num_ticks // meta.decimation} policy "

@@ -16,6 +16,10 @@ MEMORY_IN_SUFFIX = ".in"
 MEMORY_OUT_SUFFIX = ".out"
 GROUP_SEPARATOR = "."
 
+INITIAL_VALUE_KEY = "initial_value"
+"""Metadata key of a memory component holding its initial value (a nested or flat list of
+numbers with the component's element count). Memory without it starts at zeros."""
+
 
 def memory_input_name(name: str) -> str:
     """Graph input carrying memory ``name`` into a tick: ``memory.<name>.in``."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import pathlib
 import re
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
@@ -33,6 +34,7 @@ from typing import Any
 
 from exploy.mapping.errors import MappingError
 from exploy.mapping.fields import ADAPTERS
+from exploy.mapping.yaml_loader import YamlFileError, excerpt, load_yaml_file
 
 FORMAT_VERSION = 1
 DEFAULT_INPUT_PREFIX = "~/input"
@@ -102,7 +104,7 @@ class MappingConfig:
 def _check_topic(value: Any, what: str) -> str:
     if not isinstance(value, str) or not is_valid_topic(value):
         raise MappingError(
-            f"{what}: {value!r} is not a valid ROS topic name. Use tokens of letters, digits and "
+            f"{what}: {excerpt(value)} is not a valid ROS topic name. Use tokens of letters, digits and "
             "'_' separated by '/', optionally starting with '/' or '~/' (e.g. /joint_states)."
         )
     return value
@@ -113,25 +115,25 @@ def _parse_override(key: str, entry: Any, where: str) -> ComponentOverride:
     if entry is None:
         entry = {}
     if not isinstance(entry, Mapping):
-        raise MappingError(f"{what}: expected a mapping like {{topic: /name}}, got {entry!r}")
+        raise MappingError(f"{what}: expected a mapping like {{topic: /name}}, got {excerpt(entry)}")
     unknown = sorted(set(entry) - set(_OVERRIDE_KEYS))
     if unknown:
-        raise MappingError(f"{what}: unknown key(s) {unknown}. Allowed keys: {list(_OVERRIDE_KEYS)}")
+        raise MappingError(f"{what}: unknown key(s) {excerpt(unknown)}. Allowed keys: {list(_OVERRIDE_KEYS)}")
     topic = None if entry.get("topic") is None else _check_topic(entry["topic"], f"{what}.topic")
     adapter = entry.get("adapter")
     if adapter is not None and adapter not in ADAPTERS:
-        raise MappingError(f"{what}.adapter: unknown adapter {adapter!r}. Known adapters: {list(ADAPTERS)}")
+        raise MappingError(f"{what}.adapter: unknown adapter {excerpt(adapter)}. Known adapters: {list(ADAPTERS)}")
     fld = entry.get("field")
     if fld is not None:
         allowed = list(ADAPTERS[adapter].fields) if adapter else sorted({f for a in ADAPTERS.values() for f in a.fields})
         if fld not in allowed:
             scope = f"adapter '{adapter}'" if adapter else "any adapter"
-            raise MappingError(f"{what}.field: unknown field {fld!r} for {scope}. Known fields: {allowed}")
+            raise MappingError(f"{what}.field: unknown field {excerpt(fld)} for {scope}. Known fields: {allowed}")
     names = _joint_list(entry.get("names"), f"{what}.names")
     joint_order = _joint_list(entry.get("joint_order"), f"{what}.joint_order")
     enabled = entry.get("enabled")
     if enabled is not None and not isinstance(enabled, bool):
-        raise MappingError(f"{what}.enabled: expected true or false, got {enabled!r}")
+        raise MappingError(f"{what}.enabled: expected true or false, got {excerpt(enabled)}")
     return ComponentOverride(
         topic=topic, adapter=adapter, field=fld, names=names, joint_order=joint_order, enabled=enabled
     )
@@ -142,11 +144,10 @@ def _joint_list(names: Any, what: str) -> tuple[str, ...] | None:
     if names is None:
         return None
     if not isinstance(names, list) or not names or not all(isinstance(n, str) and n for n in names):
-        raise MappingError(f"{what}: expected a non-empty list of joint names, got {str(names)[:200]}")
-    seen: set[str] = set()
-    dups = sorted({n for n in names if n in seen or seen.add(n)})
+        raise MappingError(f"{what}: expected a non-empty list of joint names, got {excerpt(names)}")
+    dups = sorted(n for n, count in Counter(names).items() if count > 1)
     if dups:
-        raise MappingError(f"{what}: joint names {dups[:10]} appear more than once")
+        raise MappingError(f"{what}: joint names {excerpt(dups)} appear more than once")
     return tuple(names)
 
 
@@ -167,10 +168,10 @@ def parse_mapping(data: Any, *, source: str | None = None) -> MappingConfig:
         raise MappingError(f"{where}: expected a mapping with keys {list(_TOP_KEYS)}, got {type(data).__name__}")
     unknown = sorted(str(k) for k in set(data) - set(_TOP_KEYS))
     if unknown:
-        raise MappingError(f"{where}: unknown top-level key(s) {unknown}. Allowed keys: {list(_TOP_KEYS)}")
+        raise MappingError(f"{where}: unknown top-level key(s) {excerpt(unknown)}. Allowed keys: {list(_TOP_KEYS)}")
     version = data.get("version", FORMAT_VERSION)
     if version != FORMAT_VERSION:
-        raise MappingError(f"{where}: unsupported version {version!r}; this exploy reads version {FORMAT_VERSION}")
+        raise MappingError(f"{where}: unsupported version {excerpt(version)}; this exploy reads version {FORMAT_VERSION}")
     prefixes = {
         key: _check_topic(data.get(key, default), f"{where}, {key}")
         for key, default in (("input_prefix", DEFAULT_INPUT_PREFIX), ("output_prefix", DEFAULT_OUTPUT_PREFIX))
@@ -191,17 +192,13 @@ def load_mapping_file(path: str | pathlib.Path) -> MappingConfig:
     """Read and check the mapping file at ``path``.
 
     Raises:
-        MappingError: when the file is missing, not YAML, or not a valid mapping file.
+        MappingError: when the file is missing, too large, binary, not YAML (or beyond the
+            bounds of :func:`exploy.mapping.yaml_loader.load_yaml_file`), or not a valid
+            mapping file. Messages are one line and quote bounded excerpts.
     """
-    import yaml  # local: keeps `import exploy.mapping` cheap
-
     path = pathlib.Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise MappingError(f"Cannot read mapping file {path}: {err}") from err
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        raise MappingError(f"Mapping file {path} is not valid YAML: {err}") from err
+        data = load_yaml_file(path, what="mapping file")
+    except YamlFileError as err:
+        raise MappingError(str(err)) from err
     return parse_mapping(data, source=str(path))

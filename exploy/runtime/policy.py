@@ -41,9 +41,7 @@ class TickResult:
     rejected: str | None = None
 
 
-INITIAL_VALUE_KEY = "initial_value"
-"""Metadata key of a memory component holding its initial value (a nested or flat list of
-numbers with the component's element count). Memory without it starts at zeros."""
+INITIAL_VALUE_KEY = names.INITIAL_VALUE_KEY  # a format constant, kept here for callers of the runtime
 
 
 class Policy:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pathlib
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
@@ -13,9 +13,6 @@ from exploy.format.errors import PolicyFormatError
 from exploy.format.metadata import PolicyMetadata, parse_metadata
 from exploy.format.paths import PolicyPaths
 from exploy.runtime.errors import PolicyRuntimeError
-
-if TYPE_CHECKING:  # the runtime never imports torch
-    from exploy.exporter.core.actor import ExportableActor
 
 _ORT_DTYPES = {
     "tensor(float)": np.dtype(np.float32),
@@ -33,7 +30,8 @@ class SessionWrapper:
         onnx_folder: Folder holding the file.
         onnx_file_name: File name inside ``onnx_folder``.
         actor: The torch actor the file was exported from (used by ``evaluate``; inference
-            runs through the ONNX graph only).
+            runs through the ONNX graph only). Opaque here: the runtime imports nothing from
+            the exporter.
         optimize: Enable onnxruntime's extended graph optimisations and write the optimised
             graph to ``debug/<stem>_optimized.onnx`` (for inspection only).
 
@@ -45,7 +43,7 @@ class SessionWrapper:
         self,
         onnx_folder: str | pathlib.Path,
         onnx_file_name: str,
-        actor: ExportableActor | None = None,
+        actor: Any = None,
         optimize: bool = True,
     ) -> None:
         paths = PolicyPaths.of(onnx_folder, onnx_file_name)
@@ -89,7 +87,7 @@ class SessionWrapper:
             self._policy_metadata = parse_metadata(self.metadata.custom_metadata_map)
         return self._policy_metadata
 
-    def get_actor(self) -> ExportableActor | None:
+    def get_actor(self) -> Any:
         """The torch actor given at construction, if any."""
         return self._actor
 
