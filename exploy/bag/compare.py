@@ -12,7 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from exploy.bag.errors import BagError
+from exploy.bag.layout import SAMPLING_SUBSTEP
 from exploy.bag.reader import Recording
+from exploy.bag.stages import ACTIONS, OBS, Stages
 
 DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-4
@@ -76,6 +79,7 @@ class OutputResult:
     first_tick: int | None
     first_channel: int | None
     diverging: np.ndarray = field(repr=False, compare=False)
+    first_label: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -90,6 +94,7 @@ class OutputResult:
             "max_rel_error": self.max_rel_error,
             "first_diverging_tick": self.first_tick,
             "first_diverging_channel": self.first_channel,
+            "first_diverging_entry": self.first_label,
         }
 
 
@@ -132,6 +137,7 @@ class ReplayResult:
     expected: dict[str, np.ndarray] = field(repr=False)
     actual: dict[str, np.ndarray] = field(repr=False)
     expected_ticks: dict[str, np.ndarray] = field(repr=False)
+    stages: dict[str, OutputResult] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -143,7 +149,8 @@ class ReplayResult:
 
 
 def _check_output(
-    name: str, expected: np.ndarray, actual: np.ndarray, mask: np.ndarray, atol: float, rtol: float
+    name: str, expected: np.ndarray, actual: np.ndarray, mask: np.ndarray, atol: float, rtol: float,
+    labels: list[str] | None = None,
 ) -> OutputResult:
     exp = expected[mask].astype(np.float64)
     act = actual[mask].astype(np.float64)
@@ -171,7 +178,131 @@ def _check_output(
         first_tick=first_tick,
         first_channel=first_channel,
         diverging=diverging,
+        first_label=None if first_channel is None else label_of(labels, name, first_channel),
     )
+
+
+def label_of(labels: list[str] | None, name: str, channel: int) -> str:
+    """``labels[channel]`` (e.g. ``effort[LF_HAA]``), else ``name[channel]``."""
+    return labels[channel] if labels is not None and channel < len(labels) else f"{name}[{channel}]"
+
+
+def entry_labels(policy: str) -> dict[str, list[str]]:
+    """Per-entry labels of the file's outputs, memories (``memory.<name>``) and ``obs``: joint
+    names from ``names`` / ``joint_names`` metadata (the component's or its group's),
+    observation names; empty when the file cannot be read."""
+    from exploy.format import PolicyFormatError, read_metadata
+
+    try:
+        meta = read_metadata(policy)
+    except (PolicyFormatError, OSError):
+        return {}
+    labels: dict[str, list[str]] = {}
+    if meta.observation_names:
+        labels[OBS] = [str(n) for n in meta.observation_names]
+    for comp in (*meta.outputs, *meta.memories):
+        sources = [comp.metadata or {}]
+        if comp.group:
+            sources.append(meta.group(comp.group).metadata or {})
+        names = next((m[k] for m in sources for k in ("names", "joint_names") if isinstance(m.get(k), list)), None)
+        key = comp.name if comp in meta.outputs else f"memory.{comp.name}"
+        if names is not None and len(names) == comp.size:
+            item = comp.name.rsplit(".", 1)[-1]
+            labels[key] = [f"{item}[{n}]" for n in names]
+    return labels
+
+
+def check_expected_complete(recording: Recording, bag: str) -> None:
+    """Every policy step must carry its expected outputs on the ticks its sampling says:
+    all ``decimation`` ticks (``substep``), or its last tick (``policy_step``).
+
+    Raises:
+        BagError: naming the first policy step that does not, and which ticks lack values.
+    """
+    meta = recording.meta
+    dec = meta.decimation
+    steps = recording.num_ticks // dec
+    if steps == 0:
+        return
+    present = np.ones(recording.num_ticks, dtype=bool)
+    present[recording.missing_ticks] = False
+    for name, ticks in recording.expected_ticks.items():
+        grid = (ticks[: steps * dec] | ~present[: steps * dec]).reshape(steps, dec)
+        bad = ~grid.all(axis=1) if meta.sampling == SAMPLING_SUBSTEP else ~grid[:, -1]
+        if bad.any():
+            step = int(np.argmax(bad))
+            lacking = [step * dec + i for i in np.flatnonzero(~grid[step])]
+            raise BagError(
+                f"{bag}: policy step {step} (ticks {step * dec}..{step * dec + dec - 1}) has no expected "
+                f"'{name}' on tick(s) {lacking[:8]} ({int(bad.sum())} such step(s)): the bag does not have "
+                f"{dec} ticks (the file's decimation) per policy step. Was it recorded with an environment "
+                "whose real substep count differs from its decimation? Fix the environment and re-record"
+            )
+
+
+def _stage_rank(component: str | None) -> int:
+    """Order of stages within one tick: missing tick, incoming memory, obs, actions, outputs."""
+    if component is None:
+        return -1
+    if component.startswith("memory."):
+        return 0
+    return {OBS: 1, ACTIONS: 2}.get(component, 3)
+
+
+def _stage_reason(key: str, label: str, act: float, exp: float, tick: int, decimation: int, reset: bool) -> str:
+    step = tick // decimation
+    if key == OBS:
+        return (
+            f"observation '{label}' is {act:.6g}, expected {exp:.6g} at policy step {step}: the inputs the "
+            "deployment got do not reproduce the simulator's observation (look at what feeds that entry)"
+        )
+    if key == ACTIONS:
+        return (
+            f"action {label} is {act:.6g}, expected {exp:.6g} at policy step {step} while the observations "
+            "match: the file's actor differs from the simulator's"
+        )
+    name = key.split(".", 1)[1]
+    if reset:
+        return (
+            f"memory '{name}' ({label}) enters policy step {step} right after a reset as {act:.6g}, the "
+            f"simulator reset it to {exp:.6g}: the file's initial value for '{name}' is not the "
+            "simulator's reset value; export it as the memory's 'initial_value' metadata"
+        )
+    return (
+        f"memory '{name}' ({label}) enters policy step {step} as {act:.6g}, expected {exp:.6g}: the "
+        f"deployment did not carry '{name}' from the previous tick (or computes it differently)"
+    )
+
+
+def compare_stages(
+    recording: Recording,
+    stages: Stages,
+    produced: dict[str, np.ndarray],
+    *,
+    atol: float,
+    rtol: float,
+    labels: dict[str, list[str]],
+) -> tuple[dict[str, OutputResult], list[Divergence]]:
+    """Compare the deployment's observations, actions and incoming memory (``produced``: stage
+    key -> ``(num_ticks, size)``) with the simulator's recorded stages."""
+    results: dict[str, OutputResult] = {}
+    found: list[Divergence] = []
+    dec = recording.meta.decimation
+    for key, expected in stages.values.items():
+        if key not in produced or produced[key].shape != expected.shape:
+            continue
+        res = _check_output(key, expected, produced[key], stages.ticks[key], atol, rtol, labels.get(key))
+        results[key] = res
+        if res.first_tick is None or res.first_channel is None:
+            continue
+        tick, chan = res.first_tick, res.first_channel
+        exp, act = float(expected[tick, chan]), float(produced[key][tick, chan])
+        reset = tick == 0 or bool(recording.resets[tick])
+        found.append(Divergence(
+            tick, key, chan, exp, act, abs(act - exp),
+            _stage_reason(key, label_of(labels.get(key), key, chan), act, exp, tick, dec, reset),
+        ))
+    return results, found
 
 
 def compare_outputs(
@@ -185,15 +316,24 @@ def compare_outputs(
     rtol: float = DEFAULT_RTOL,
     warnings: list[str] | None = None,
     seconds: float = 0.0,
+    stages: Stages | None = None,
+    produced_stages: dict[str, np.ndarray] | None = None,
 ) -> ReplayResult:
     """Compare ``actual`` (output name -> ``(num_ticks, size)``) with the bag's expected values.
 
     Every tick carrying an expected message is checked element-wise with
     ``|actual - expected| <= atol + rtol * |expected|``. A tick missing from the bag is a
-    divergence of its own (component None).
+    divergence of its own (component None). With ``stages`` (the simulator's recorded
+    observations, actions and incoming memory) and ``produced_stages`` (the deployment's), the
+    first divergence is the earliest tick, and at that tick the earliest stage: incoming memory
+    -> observation entry (by name) -> actions -> outputs. Entries are labelled by joint and
+    observation names where the file carries them.
     """
+    labels = entry_labels(policy)
     outputs = {
-        name: _check_output(name, recording.expected[name], actual[name], recording.expected_ticks[name], atol, rtol)
+        name: _check_output(
+            name, recording.expected[name], actual[name], recording.expected_ticks[name], atol, rtol, labels.get(name)
+        )
         for name in recording.expected
     }
     candidates: list[Divergence] = []
@@ -204,16 +344,33 @@ def compare_outputs(
             candidates.append(
                 Divergence(
                     res.first_tick, name, res.first_channel, exp, act, abs(act - exp),
-                    f"output '{name}'[{res.first_channel}] is {act:.6g}, expected {exp:.6g}",
+                    f"output {res.first_label} is {act:.6g}, expected {exp:.6g}",
                 )
             )
+    stage_results: dict[str, OutputResult] = {}
+    if stages is not None and produced_stages is not None:
+        stage_results, found = compare_stages(
+            recording, stages, produced_stages, atol=atol, rtol=rtol, labels=labels
+        )
+        # A memory that differs on entry but changes nothing in its policy step (it is
+        # overwritten before it is read, e.g. processed actions) is harmless: it only counts
+        # when observations, actions or outputs diverge in the same policy step.
+        dec = recording.meta.decimation
+        downstream = np.zeros(recording.num_ticks, dtype=bool)
+        for key, res in (*outputs.items(), *stage_results.items()):
+            if not key.startswith("memory."):
+                downstream |= res.diverging
+        candidates += [
+            d for d in found
+            if not (d.component or "").startswith("memory.") or downstream[d.tick: d.tick + dec].any()
+        ]
     if recording.missing_ticks:
         tick = recording.missing_ticks[0]
         candidates.append(
             Divergence(tick, None, None, None, None, float("inf"),
                        f"tick {tick} is missing from the bag ({len(recording.missing_ticks)} missing)")
         )
-    first = min(candidates, key=lambda d: (d.tick, d.component is not None)) if candidates else None
+    first = min(candidates, key=lambda d: (d.tick, _stage_rank(d.component))) if candidates else None
     meta = recording.meta
     return ReplayResult(
         mode=mode,
@@ -232,4 +389,5 @@ def compare_outputs(
         expected=recording.expected,
         actual=actual,
         expected_ticks=recording.expected_ticks,
+        stages=stage_results,
     )
