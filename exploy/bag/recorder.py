@@ -261,7 +261,7 @@ def _check_step_start(
     problems: list[str],
 ) -> None:
     """Inputs at the start of a policy step must equal those at the last ``update()`` before it."""
-    if at_update is None or after_reset or any(p.startswith("sim-only code") for p in problems):
+    if at_update is None or after_reset or any(p.startswith("rewritten input") for p in problems):
         return
     changed = sim_checks.rewritten_inputs(at_update, inputs)
     if changed:

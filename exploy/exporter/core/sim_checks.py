@@ -74,7 +74,7 @@ def rewrite_problem(step: int, changed: list[tuple[str, float]]) -> str:
     """The sentence for :func:`rewritten_inputs` findings before policy step ``step``."""
     shown = ", ".join(f"'{n}' (by up to {d:.4g})" for n, d in changed[:6])
     return (
-        f"sim-only code rewrote registered input(s) {shown} after the last update() before policy "
+        f"rewritten input: sim-only code rewrote registered input(s) {shown} after the last update() before policy "
         f"step {step}: the simulator's policy saw a value the robot will never send. Move that code "
         "into compute_observations()/process_actions() (the exported path), or stop rewriting the "
         "input tensor in step()"
