@@ -231,7 +231,7 @@ def check_expected_complete(recording: Recording, bag: str) -> None:
         bad = ~grid.all(axis=1) if meta.sampling == SAMPLING_SUBSTEP else ~grid[:, -1]
         if bad.any():
             step = int(np.argmax(bad))
-            lacking = [step * dec + i for i in np.flatnonzero(~grid[step])]
+            lacking = [int(step * dec + i) for i in np.flatnonzero(~grid[step])]
             raise BagError(
                 f"{bag}: policy step {step} (ticks {step * dec}..{step * dec + dec - 1}) has no expected "
                 f"'{name}' on tick(s) {lacking[:8]} ({int(bad.sum())} such step(s)): the bag does not have "

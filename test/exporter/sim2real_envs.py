@@ -107,6 +107,7 @@ class RobotEnv(ExportableEnvironment):
         self._t = 0
         self.joint_pos[:] = torch.tensor([[0.1, -0.2]])
         self.last_actions[:] = self.bugs.reset_actions_to
+        self.targets[:] = 0.0
         self._write_sensors()
 
     def _omega(self) -> np.ndarray:
@@ -265,3 +266,13 @@ def capture(env: RobotEnv, actor: torch.nn.Module, steps: int) -> Capture:
             cap.update_inputs.append(latest["inputs"])
     env.hooks = None
     return cap
+
+
+def twin_factory() -> tuple[RobotEnv, Actor]:
+    """``exploy record`` factory: the correct robot."""
+    return RobotEnv(Bugs()), Actor().eval()
+
+
+def decimation_bug_factory() -> tuple[RobotEnv, Actor]:
+    """``exploy record`` factory: the robot that really runs 2 substeps per policy step."""
+    return RobotEnv(Bugs(real_substeps=2)), Actor().eval()
