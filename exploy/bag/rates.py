@@ -15,9 +15,14 @@ import numpy as np
 
 
 def tick_rate_problem(
-    counts: Sequence[int], *, dt_ns: int, file_rate_hz: float | None, node: str
+    counts: Sequence[int], *, dt_ns: int, file_rate_hz: float | None, node: str, first_late: int | None = None
 ) -> tuple[int, str] | None:
-    """The first ``/clock`` step whose tick count is not 1, and a sentence naming the rate problem.
+    """Name a node that does not tick exactly once per ``/clock`` step.
+
+    Messages on different topics are not ordered, so a tick that arrives late may be counted
+    on the next clock step: the verdict uses the total over all steps, and the step it names is
+    the first whose count is off or (``first_late``) whose tick ran with an unexpected
+    ``ctx.step_count``.
 
     Args:
         counts: ``~/tick`` messages received per ``/clock`` step, in order (the last may be
@@ -25,24 +30,25 @@ def tick_rate_problem(
         dt_ns: Sim period of the bag (one ``/clock`` step).
         file_rate_hz: The policy file's ``update_rate``, or None.
         node: The policy node's name, for the message.
+        first_late: First clock step whose tick had an unexpected step count, if any.
 
     Returns:
-        ``(clock step index, sentence)``, or None when every step ticked exactly once.
+        ``(clock step index, sentence)``, or None when no step's count is off.
     """
     values = np.asarray(counts, dtype=np.int64)
     bad = np.flatnonzero(values != 1)
     if bad.size == 0:
         return None
-    first = int(bad[0])
+    first = int(bad[0]) if first_late is None else min(int(bad[0]), first_late)
     bag_rate = 1e9 / dt_ns
-    ratio = float(values.mean()) if values.size else 0.0
-    node_rate = ratio * bag_rate
+    # The first clock value is the node's origin (one tick at any rate): rate from the others.
+    ratio = float(values[1:].mean()) if values.size > 1 else float(values[0])
     want = f"{file_rate_hz:g} Hz" if file_rate_hz else f"the bag's {bag_rate:g} Hz"
-    how = "more" if values[first] > 1 else "less"
+    how = "more" if ratio > 1 else "less"
     return first, (
-        f"rate mismatch: {node} ticked {int(values[first])} time(s) on /clock step {first} (sim period "
-        f"{dt_ns * 1e-9:g} s) and {int(values.sum())} times over {values.size} steps, i.e. at about "
-        f"{node_rate:g} Hz instead of {want}: it runs {how} often than the file's sim rate. Start it "
-        "with sim_rate_hz:=0 (the file's update_rate) and one tick source (use_sim_time:=true ticks "
+        f"rate mismatch: {node} ticked {int(values.sum())} times over {values.size} /clock steps of "
+        f"{dt_ns * 1e-9:g} s ({int(values[first])} time(s) on /clock step {first}), i.e. at about "
+        f"{ratio * bag_rate:g} Hz instead of {want}: it ticks {how} often than the file's sim rate. Start "
+        "it with sim_rate_hz:=0 (the file's update_rate) and one tick source (use_sim_time:=true ticks "
         "once per sim period of /clock)"
     )
