@@ -13,7 +13,7 @@ from exploy.bag.layout import BagMeta
 from exploy.bag.policy_diff import diff_policies
 from exploy.bag.reader import Recording, check_policy, file_sha256, read_bag, read_meta
 from exploy.bag.stages import ACTIONS, OBS, Stages, read_stages
-from exploy.format import PolicyFormatError
+from exploy.format import PolicyFormatError, names
 from exploy.runtime.errors import PolicyRuntimeError
 from exploy.runtime.policy import Policy
 
@@ -112,9 +112,11 @@ def run_policy(policy: Policy, recording: Recording, *, progress: bool = False) 
 def run_policy_with_stages(
     policy: Policy, recording: Recording, *, progress: bool = False
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Like :func:`run_policy`, tick by tick with :meth:`Policy.step`, also returning on every
-    Default tick the observations, actions and the memory the tick received (stage keys
-    ``obs``, ``actions``, ``memory.<name>``)."""
+    """Like :func:`run_policy`, also returning on every Default tick the observations, actions
+    and the memory the tick received (stage keys ``obs``, ``actions``, ``memory.<name>``).
+
+    exploy's :class:`Policy` is run on its session directly (fast); a subclass (e.g. a
+    deployment's own runtime) tick by tick through its :meth:`Policy.step`."""
     from tqdm import tqdm
 
     policy.reset()
@@ -126,6 +128,8 @@ def run_policy_with_stages(
             if value.dtype.kind == "f" and not np.isfinite(value).all():
                 tick = int(np.argmax(~np.isfinite(value.reshape(n, -1)).all(axis=1)))
                 raise BagError(f"The policy rejected the bag's inputs: input '{name}' holds NaN or Inf at tick {tick}")
+    if type(policy) is Policy:  # exploy's own runtime: the same ticks, run without per-tick objects
+        return _run_session_with_stages(policy, recording, outputs, progress=progress)
     for tick in tqdm(range(n), desc="replay", unit="tick", disable=not progress, mininterval=0.5):
         if recording.resets[tick]:
             policy.reset()
@@ -145,6 +149,51 @@ def run_policy_with_stages(
                 if key not in stages:
                     stages[key] = np.zeros((n, flat.size))
                 stages[key][tick] = flat
+    return outputs, stages
+
+
+def _run_session_with_stages(
+    policy: Policy, recording: Recording, outputs: dict[str, np.ndarray], *, progress: bool = False
+) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """:meth:`Policy.step` semantics (memory fed back, reset where the bag resets), calling the
+    onnxruntime session directly like :meth:`Policy.run_ticks`, and keeping the stages."""
+    from tqdm import tqdm
+
+    n = recording.num_ticks
+    dec = policy.decimation
+    policy.reset()
+    initial = {spec.input_name: policy.memory[spec.name] for spec in policy.memories}
+    wanted = [names.ACTIONS, names.OBS] + [c.output_name for c in policy.outputs] + [m.output_name for m in policy.memories]
+    out_slots = [(outputs[c.name], 2 + i) for i, c in enumerate(policy.outputs) if c.name in outputs]
+    mem_slots = [(m.input_name, 2 + len(policy.outputs) + i) for i, m in enumerate(policy.memories)]
+    batch = {
+        spec.name: np.ascontiguousarray(recording.inputs[spec.name], dtype=spec.dtype).reshape((n, *spec.shape))
+        for spec in policy.inputs
+    }
+    stages: dict[str, np.ndarray] = {}
+    run = policy.session.session.run
+    memory = dict(initial)
+    count = 0
+    step_array = np.zeros((), dtype=np.int32)
+    feed: dict[str, np.ndarray] = {names.STEP_COUNT: step_array}
+    for tick in tqdm(range(n), desc="replay", unit="tick", disable=not progress, mininterval=0.5):
+        if recording.resets[tick]:
+            memory, count = dict(initial), 0
+        for name, value in batch.items():
+            feed[name] = value[tick]
+        feed.update(memory)
+        step_array[...] = count
+        results = run(wanted, feed)
+        for target, index in out_slots:
+            target[tick] = results[index].reshape(-1)
+        if count % dec == 0:
+            entered = {f"memory.{m.name}": memory[m.input_name] for m in policy.memories}
+            for key, value in {OBS: results[1], ACTIONS: results[0], **entered}.items():
+                if key not in stages:
+                    stages[key] = np.zeros((n, np.size(value)))
+                stages[key][tick] = np.reshape(value, -1)
+        memory = {name: results[index] for name, index in mem_slots}
+        count += 1
     return outputs, stages
 
 

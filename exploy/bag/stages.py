@@ -133,12 +133,14 @@ def read_stages(path: str | pathlib.Path, num_ticks: int, t0_ns: int, dt_ns: int
             tick, rem = divmod(stamp - t0_ns, dt_ns)
             if rem or not 0 <= tick < num_ticks:
                 raise BagError(f"{path}: message on {conn.topic} at {stamp} ns is off the recording's tick grid")
-            msg = store.deserialize_cdr(raw, conn.msgtype)
             if conn.topic == POLICY_TOPIC:
+                msg = store.deserialize_cdr(raw, conn.msgtype)
                 stages.policy_bytes = bytes(np.asarray(msg.data, dtype=np.uint8))
                 continue
             key = topics[conn.topic]
-            data = np.asarray(msg.data, dtype=np.float64)
+            data = _float64_array(raw)
+            if data is None:
+                data = np.asarray(store.deserialize_cdr(raw, conn.msgtype).data, dtype=np.float64)
             if key not in stages.values:
                 stages.values[key] = np.zeros((num_ticks, data.size))
                 stages.ticks[key] = np.zeros(num_ticks, dtype=bool)
@@ -153,3 +155,14 @@ def read_stages(path: str | pathlib.Path, num_ticks: int, t0_ns: int, dt_ns: int
     finally:
         reader.close()
     return stages
+
+
+def _float64_array(raw: bytes) -> np.ndarray | None:
+    """The data of a little-endian CDR ``Float64MultiArray`` without layout dims (as written
+    here), parsed directly; None for any other layout (then rosbags deserialises it)."""
+    if len(raw) < 16 or raw[:2] != b"\x00\x01" or raw[4:8] != b"\x00\x00\x00\x00":
+        return None
+    count = int.from_bytes(raw[12:16], "little")
+    if len(raw) < 20 + 8 * count:
+        return None
+    return np.frombuffer(raw, dtype="<f8", count=count, offset=20).copy()
