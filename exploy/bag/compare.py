@@ -282,21 +282,41 @@ def compare_stages(
     atol: float,
     rtol: float,
     labels: dict[str, list[str]],
+    output_diverging: np.ndarray | None = None,
 ) -> tuple[dict[str, OutputResult], list[Divergence]]:
     """Compare the deployment's observations, actions and incoming memory (``produced``: stage
-    key -> ``(num_ticks, size)``) with the simulator's recorded stages."""
+    key -> ``(num_ticks, size)``) with the simulator's recorded stages.
+
+    A memory that differs on entry counts only at a policy step where observations, actions or
+    outputs (``output_diverging``: ticks where any output diverged) diverge too: a memory that is
+    overwritten before it is read (e.g. processed actions the simulator does not reset) is harmless.
+    """
     results: dict[str, OutputResult] = {}
-    found: list[Divergence] = []
     dec = recording.meta.decimation
+    n = recording.num_ticks
     for key, expected in stages.values.items():
-        if key not in produced or produced[key].shape != expected.shape:
+        if key in produced and produced[key].shape == expected.shape:
+            results[key] = _check_output(key, expected, produced[key], stages.ticks[key], atol, rtol, labels.get(key))
+    downstream = np.zeros(n, dtype=bool) if output_diverging is None else output_diverging.copy()
+    for key, res in results.items():
+        if not key.startswith("memory."):
+            downstream |= res.diverging
+    # Per policy step: did anything downstream of the incoming memory diverge in it?
+    steps = -(-n // dec)
+    step_bad = np.zeros(steps * dec, dtype=bool)
+    step_bad[:n] = downstream
+    step_bad = np.repeat(step_bad.reshape(steps, dec).any(axis=1), dec)[:n]
+    found: list[Divergence] = []
+    for key, res in results.items():
+        mask = res.diverging & step_bad if key.startswith("memory.") else res.diverging
+        if not mask.any():
             continue
-        res = _check_output(key, expected, produced[key], stages.ticks[key], atol, rtol, labels.get(key))
-        results[key] = res
-        if res.first_tick is None or res.first_channel is None:
-            continue
-        tick, chan = res.first_tick, res.first_channel
-        exp, act = float(expected[tick, chan]), float(produced[key][tick, chan])
+        tick = int(np.argmax(mask))
+        exp_row = stages.values[key][tick].astype(np.float64)
+        act_row = produced[key][tick].astype(np.float64)
+        bad = ~(np.abs(act_row - exp_row) <= atol + rtol * np.abs(exp_row))
+        chan = int(np.argmax(bad))
+        exp, act = float(exp_row[chan]), float(act_row[chan])
         reset = tick == 0 or bool(recording.resets[tick])
         found.append(Divergence(
             tick, key, chan, exp, act, abs(act - exp),
@@ -349,21 +369,13 @@ def compare_outputs(
             )
     stage_results: dict[str, OutputResult] = {}
     if stages is not None and produced_stages is not None:
+        any_output = np.zeros(recording.num_ticks, dtype=bool)
+        for res in outputs.values():
+            any_output |= res.diverging
         stage_results, found = compare_stages(
-            recording, stages, produced_stages, atol=atol, rtol=rtol, labels=labels
+            recording, stages, produced_stages, atol=atol, rtol=rtol, labels=labels, output_diverging=any_output
         )
-        # A memory that differs on entry but changes nothing in its policy step (it is
-        # overwritten before it is read, e.g. processed actions) is harmless: it only counts
-        # when observations, actions or outputs diverge in the same policy step.
-        dec = recording.meta.decimation
-        downstream = np.zeros(recording.num_ticks, dtype=bool)
-        for key, res in (*outputs.items(), *stage_results.items()):
-            if not key.startswith("memory."):
-                downstream |= res.diverging
-        candidates += [
-            d for d in found
-            if not (d.component or "").startswith("memory.") or downstream[d.tick: d.tick + dec].any()
-        ]
+        candidates += found
     if recording.missing_ticks:
         tick = recording.missing_ticks[0]
         candidates.append(
