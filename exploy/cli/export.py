@@ -45,7 +45,7 @@ def load_factory(spec: str) -> Any:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from exploy.exporter.core.errors import ExportError
+    from exploy.exporter.core.errors import EvaluationError, ExportError
     from exploy.exporter.core.evaluator import run_evaluation
     from exploy.exporter.core.exportable_environment import ExportableEnvironment
     from exploy.exporter.core.exporter import export_environment_as_onnx
@@ -85,8 +85,12 @@ def run(args: argparse.Namespace) -> int:
     if args.evaluate <= 0:
         return EXIT_OK
     session = SessionWrapper(args.out, args.filename, actor=actor, optimize=False)
-    with torch.inference_mode():
-        report = run_evaluation(env, env.context_manager(), session, args.evaluate, verbose=not args.quiet)
+    try:
+        with torch.inference_mode():
+            report = run_evaluation(env, env.context_manager(), session, args.evaluate, verbose=not args.quiet)
+    except EvaluationError as err:
+        print(f"exploy export: evaluation failed: {err}", file=sys.stderr)
+        return EXIT_FAILED
     print(report.summary())
     return EXIT_OK if report.ok else EXIT_FAILED
 
