@@ -58,9 +58,9 @@ class EvaluationReport:
         return not self.mismatches and not self.problems
 
     def add_problem(self, text: str) -> None:
-        """Record a broken invariant (once per kind: the text up to its first colon)."""
-        kind = text.split(":", 1)[0]
-        if all(p.split(":", 1)[0] != kind for p in self.problems):
+        """Record a broken invariant, once per kind and culprit (the text up to its first colon,
+        and the first quoted name in it)."""
+        if all(_problem_key(p) != _problem_key(text) for p in self.problems):
             self.problems.append(text)
 
     def summary(self) -> str:
@@ -79,6 +79,12 @@ class EvaluationReport:
         if len(self.mismatches) > MAX_REPORTED:
             lines.append(f"  ... and {len(self.mismatches) - MAX_REPORTED} more")
         return "\n".join(lines)
+
+
+def _problem_key(text: str) -> tuple[str, str]:
+    kind, _, rest = text.partition(":")
+    quoted = rest.split("'")
+    return kind, quoted[1] if len(quoted) > 2 else ""
 
 
 def _np(value: torch.Tensor) -> np.ndarray:
