@@ -7,7 +7,8 @@ import time
 
 import numpy as np
 
-from exploy.bag.compare import DEFAULT_ATOL, DEFAULT_RTOL, ReplayResult, check_expected_complete, compare_outputs
+from exploy.bag.checks import check_expected_complete
+from exploy.bag.compare import DEFAULT_ATOL, DEFAULT_RTOL, ReplayResult, compare_outputs
 from exploy.bag.errors import BagError
 from exploy.bag.layout import BagMeta
 from exploy.bag.policy_diff import diff_policies
