@@ -169,6 +169,14 @@ def test_float64_observation_into_float32_actor_names_the_tensor(tmp_path):
     assert "float64" in text and "'cmd.se2_velocity.base'" in text and "obs.to(torch.float32)" in text
 
 
+def test_float64_observation_in_evaluate_names_the_tensor(twin):
+    """The simulator switched the command to float64 after the export: evaluate names it too."""
+    made = make(Bugs(command_float64=True))
+    made.policy = twin.policy
+    with pytest.raises(EvaluationError, match=r"dtype mismatch: .*\['cmd.se2_velocity.base'\].*torch.float32"):
+        _evaluate(made)
+
+
 # -- issue 8 part 4: upstream's evaluation API --------------------------------------------------
 
 
