@@ -174,6 +174,11 @@ def record(
         raise BagError(f"env.decimation is {decimation} but {policy_path} has {policy_meta.decimation}")
     tmap = topic_map_for(policy_meta, mapping)
     dt, warnings = _sim_dt(policy_meta, env, sim_dt)
+    env_dt = getattr(env, "sim_dt", None)
+    physics_dt = (  # the quaternion check integrates over the physics time (axes only when unknown)
+        float(env_dt) if isinstance(env_dt, (int, float)) and env_dt > 0
+        else (1.0 / policy_meta.update_rate if policy_meta.update_rate else None)
+    )
     initial = _initial_memory(policy_meta)
     warned = set(_nonzero_memory(cm, initial))
     if warned:
@@ -181,7 +186,8 @@ def record(
     hooks = _Hooks(cm, [b.component for s in tmap.outputs for b in s.bindings])
     connect_evaluation_hooks(env, update=hooks.on_update, reset=hooks.on_reset, evaluate_substep=hooks.on_substep)
     quaternions = sim_checks.QuaternionCheck(
-        sim_checks.quaternion_pairs([(e.name, e.component.metadata) for e in cm.inputs()]), dt * decimation
+        sim_checks.quaternion_pairs([(e.name, e.component.metadata) for e in cm.inputs()]),
+        None if physics_dt is None else physics_dt * decimation,
     )
     problems: list[str] = []
     node = "/" + node.strip("/")
