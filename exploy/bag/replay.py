@@ -224,8 +224,10 @@ def replay_offline(
     policy, recording, warnings = load_for_replay(
         bag, policy_path, allow_policy_mismatch=allow_policy_mismatch, progress=progress
     )
-    stages = load_stages(bag, recording, policy)
-    warnings += policy_differences(recording.meta, stages, policy_path)
+    stages = None
+    if file_sha256(policy_path) != recording.meta.policy_sha256:  # allowed: say what differs
+        stages = load_stages(bag, recording, policy)
+        warnings += policy_differences(recording.meta, stages, policy_path)
     return replay_loaded(
         policy, recording, stages, bag=bag, atol=atol, rtol=rtol, warnings=warnings, progress=progress
     )
@@ -234,7 +236,7 @@ def replay_offline(
 def replay_loaded(
     policy: Policy,
     recording: Recording,
-    stages: Stages,
+    stages: Stages | None = None,
     *,
     bag: str | pathlib.Path,
     atol: float = DEFAULT_ATOL,
@@ -242,16 +244,34 @@ def replay_loaded(
     warnings: list[str] | None = None,
     progress: bool = False,
 ) -> ReplayResult:
-    """Run ``policy`` (any :class:`Policy`, e.g. a deployment's subclass) over a loaded
-    recording and compare outputs and, when the bag has them, the simulator's stages."""
+    """Run ``policy`` over a loaded recording and compare its outputs and, where it matters,
+    the simulator's stages (observations, actions, incoming memory).
+
+    exploy's :class:`Policy` first runs the fast path on outputs only; only when an output
+    diverges are the stages read (``stages``, or from ``bag``) and the file run again to find
+    the earliest stage that differs. A subclass (e.g. a deployment's own runtime) is always run
+    tick by tick through its :meth:`Policy.step`, with the stages.
+    """
     start = time.perf_counter()
-    if stages.present:
-        actual, produced = run_policy_with_stages(policy, recording, progress=progress)
-    else:
+    result = None
+    if type(policy) is Policy:
+        actual = run_policy(policy, recording, progress=progress)
+        result = compare_outputs(
+            recording, actual, mode="offline", bag=str(bag), policy=str(policy.path),
+            atol=atol, rtol=rtol, warnings=warnings, seconds=time.perf_counter() - start,
+        )
+        if result.ok:
+            return result
+    if stages is None:
+        stages = load_stages(bag, recording, policy)
+    if not stages.present:
+        if result is not None:
+            return result
         actual, produced = run_policy(policy, recording, progress=progress), None
-    seconds = time.perf_counter() - start
+    else:
+        actual, produced = run_policy_with_stages(policy, recording, progress=progress)
     return compare_outputs(
         recording, actual, mode="offline", bag=str(bag), policy=str(policy.path),
-        atol=atol, rtol=rtol, warnings=warnings, seconds=seconds,
+        atol=atol, rtol=rtol, warnings=warnings, seconds=time.perf_counter() - start,
         stages=stages if stages.present else None, produced_stages=produced,
     )
