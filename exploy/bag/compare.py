@@ -234,12 +234,12 @@ def _stage_reason(key: str, label: str, act: float, exp: float, tick: int, decim
     name = key.split(".", 1)[1]
     if reset:
         return (
-            f"memory '{name}' ({label}) enters policy step {step} right after a reset as {act:.6g}, the "
+            f"memory '{name}' (entry {label}) enters policy step {step} right after a reset as {act:.6g}, the "
             f"simulator reset it to {exp:.6g}: the file's initial value for '{name}' is not the "
             "simulator's reset value; export it as the memory's 'initial_value' metadata"
         )
     return (
-        f"memory '{name}' ({label}) enters policy step {step} as {act:.6g}, expected {exp:.6g}: the "
+        f"memory '{name}' (entry {label}) enters policy step {step} as {act:.6g}, expected {exp:.6g}: the "
         f"deployment did not carry '{name}' from the previous tick (or computes it differently)"
     )
 
@@ -290,7 +290,7 @@ def compare_stages(
         reset = tick == 0 or bool(recording.resets[tick])
         found.append(Divergence(
             tick, key, chan, exp, act, abs(act - exp),
-            _stage_reason(key, label_of(labels.get(key), key, chan), act, exp, tick, dec, reset),
+            _stage_reason(key, label_of(labels.get(key), key.removeprefix("memory."), chan), act, exp, tick, dec, reset),
         ))
     return results, found
 
