@@ -34,14 +34,8 @@ from rosgraph_msgs.msg import Clock
 from std_msgs.msg import UInt64
 from std_srvs.srv import Trigger
 
-from exploy.bag.compare import (
-    DEFAULT_ATOL,
-    DEFAULT_RTOL,
-    Divergence,
-    ReplayResult,
-    check_expected_complete,
-    compare_outputs,
-)
+from exploy.bag.checks import check_expected_complete
+from exploy.bag.compare import DEFAULT_ATOL, DEFAULT_RTOL, Divergence, ReplayResult, compare_outputs
 from exploy.bag.errors import BagError, LiveReplayError
 from exploy.bag.layout import resolve_topic
 from exploy.bag.rates import tick_rate_problem
