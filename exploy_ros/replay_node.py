@@ -37,9 +37,11 @@ from rosgraph_msgs.msg import Clock
 from std_msgs.msg import UInt64
 from std_srvs.srv import Trigger
 
+from exploy.bag.checks import check_expected_complete
 from exploy.bag.compare import DEFAULT_ATOL, DEFAULT_RTOL, Divergence, ReplayResult, compare_outputs
 from exploy.bag.errors import BagError, LiveReplayError
 from exploy.bag.layout import resolve_topic
+from exploy.bag.rates import tick_rate_problem
 from exploy.bag.reader import Recording, check_policy, read_bag, read_meta, topic_map_for
 from exploy.cli.main import error_line
 from exploy.errors import ExployError
@@ -78,6 +80,7 @@ class ReplayDriver(Node):
         self.recording = recording
         self.target = "/" + target.strip("/")
         self.timeout = timeout
+        self.file_rate: float | None = None
         qos = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
         self._clock_pub = self.create_publisher(Clock, "/clock", qos)
         self._clock_msg = Clock()
@@ -173,6 +176,7 @@ class ReplayDriver(Node):
         meta = rec.meta
         outputs = {name: np.zeros_like(values) for name, values in rec.expected.items()}
         timing: list[Divergence] = []
+        counts: list[int] = []  # ~/tick messages per /clock step (the rate check)
         step_count = 0
         taken = self._input_count or 0
         for tick in tqdm(range(rec.num_ticks), desc="live replay", unit="tick", disable=not progress, mininterval=0.5):
@@ -191,16 +195,22 @@ class ReplayDriver(Node):
                     f"{self.target} did not take the inputs of tick {tick} within {self.timeout:g} s "
                     f"(input_count {self._input_count}, expected {taken})",
                 )
+            self._drain_extra_ticks(counts)
             self._clock_msg.clock.sec, self._clock_msg.clock.nanosec = stamp // NS_PER_S, stamp % NS_PER_S
             self._clock_pub.publish(self._clock_msg)
-            self._spin_until(
-                executor,
-                lambda: bool(self._ticks) and all(self._queues.values()),
-                self.timeout,
-                f"Policy node {self.target} produced no outputs for tick {tick} (sim time {stamp / NS_PER_S:.6f} s) "
-                f"within {self.timeout:g} s; got tick messages {list(self._ticks)}. Is it ticking from /clock "
-                f"(use_sim_time:=true) at {NS_PER_S / meta.dt_ns:g} Hz with all inputs fresh?",
-            )
+            try:
+                self._spin_until(
+                    executor,
+                    lambda: bool(self._ticks) and all(self._queues.values()),
+                    self.timeout,
+                    f"Policy node {self.target} produced no outputs for tick {tick} (sim time {stamp / NS_PER_S:.6f} s) "
+                    f"within {self.timeout:g} s; got tick messages {list(self._ticks)}. Is it ticking from /clock "
+                    f"(use_sim_time:=true) at {NS_PER_S / meta.dt_ns:g} Hz with all inputs fresh?",
+                )
+            except LiveReplayError as err:
+                rate = tick_rate_problem([*counts, len(self._ticks)], dt_ns=meta.dt_ns, file_rate_hz=self.file_rate, node=self.target)
+                raise LiveReplayError(f"{err} Probably a {rate[1]}" if rate else str(err)) from err
+            counts.append(1)
             ran = self._ticks.popleft()
             if ran != step_count:
                 timing.append(
@@ -211,7 +221,26 @@ class ReplayDriver(Node):
                 for name, value in self._decoders[topic](queue.popleft()).items():
                     outputs[name][tick] = value.reshape(-1)
             step_count += 1
+        settle = time.monotonic() + 0.05  # let a late extra tick of the last step arrive
+        while time.monotonic() < settle:
+            executor.spin_once(timeout_sec=0.01)
+        self._drain_extra_ticks(counts)
+        rate = tick_rate_problem(
+            counts, dt_ns=meta.dt_ns, file_rate_hz=self.file_rate, node=self.target,
+            first_late=timing[0].tick if timing else None,
+        )
+        if rate is not None:
+            timing.insert(0, Divergence(rate[0], None, None, 1.0, float(counts[rate[0]]), abs(counts[rate[0]] - 1.0), rate[1]))
         return outputs, timing
+
+    def _drain_extra_ticks(self, counts: list[int]) -> None:
+        """Ticks (and their outputs) that arrived after the one awaited count for the previous
+        clock step; dropped so the next clock step's outputs line up."""
+        if counts and self._ticks:
+            counts[-1] += len(self._ticks)
+            self._ticks.clear()
+            for queue in self._queues.values():
+                queue.clear()
 
 
 def replay_live(
@@ -254,6 +283,7 @@ def replay_live(
     except (PolicyFormatError, OSError) as err:
         raise BagError(f"Cannot load policy file {policy_path}: {err}") from err
     recording = read_bag(bag, policy_meta, progress=progress)
+    check_expected_complete(recording, str(bag))
     topic_map = topic_map_for(policy_meta, meta.mapping)
     own_init = context is None and not rclpy.ok()
     if own_init:
@@ -262,6 +292,7 @@ def replay_live(
     executor = SingleThreadedExecutor(context=context) if context is not None else SingleThreadedExecutor()
     try:
         driver = ReplayDriver(recording=recording, topic_map=topic_map, target=node or meta.node, timeout=timeout, context=context)
+        driver.file_rate = policy_meta.update_rate
         for other in (driver, *spin_with):
             executor.add_node(other)
         driver.wait_for_node(executor, discovery_timeout)
@@ -288,7 +319,7 @@ def replay_live(
     )
     if timing:
         result.warnings.append(f"{len(timing)} tick(s) ran with an unexpected step count (first: tick {timing[0].tick})")
-        if result.first_divergence is None or timing[0].tick < result.first_divergence.tick:
+        if result.first_divergence is None or timing[0].tick <= result.first_divergence.tick:
             result.first_divergence = timing[0]
     return result
 

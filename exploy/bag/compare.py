@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from exploy.bag.reader import Recording
+from exploy.bag.stages import ACTIONS, OBS, Stages
 
 DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-4
@@ -78,6 +79,7 @@ class OutputResult:
     first_tick: int | None
     first_channel: int | None
     diverging: np.ndarray = field(repr=False, compare=False)
+    first_label: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -92,6 +94,7 @@ class OutputResult:
             "max_rel_error": self.max_rel_error,
             "first_diverging_tick": self.first_tick,
             "first_diverging_channel": self.first_channel,
+            "first_diverging_entry": self.first_label,
         }
 
 
@@ -134,6 +137,7 @@ class ReplayResult:
     expected: dict[str, np.ndarray] = field(repr=False)
     actual: dict[str, np.ndarray] = field(repr=False)
     expected_ticks: dict[str, np.ndarray] = field(repr=False)
+    stages: dict[str, OutputResult] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -145,7 +149,8 @@ class ReplayResult:
 
 
 def _check_output(
-    name: str, expected: np.ndarray, actual: np.ndarray, mask: np.ndarray, atol: float, rtol: float
+    name: str, expected: np.ndarray, actual: np.ndarray, mask: np.ndarray, atol: float, rtol: float,
+    labels: list[str] | None = None,
 ) -> OutputResult:
     exp = expected[mask].astype(np.float64)
     act = actual[mask].astype(np.float64)
@@ -173,7 +178,123 @@ def _check_output(
         first_tick=first_tick,
         first_channel=first_channel,
         diverging=diverging,
+        first_label=None if first_channel is None else label_of(labels, name, first_channel),
     )
+
+
+def label_of(labels: list[str] | None, name: str, channel: int) -> str:
+    """``labels[channel]`` (e.g. ``effort[LF_HAA]``), else ``name[channel]``."""
+    return labels[channel] if labels is not None and channel < len(labels) else f"{name}[{channel}]"
+
+
+def entry_labels(policy: str) -> dict[str, list[str]]:
+    """Per-entry labels of the file's outputs, memories (``memory.<name>``) and ``obs``: joint
+    names from ``names`` / ``joint_names`` metadata (the component's or its group's),
+    observation names; empty when the file cannot be read."""
+    from exploy.format import PolicyFormatError, read_metadata
+
+    try:
+        meta = read_metadata(policy)
+    except (PolicyFormatError, OSError):
+        return {}
+    labels: dict[str, list[str]] = {}
+    if meta.observation_names:
+        labels[OBS] = [str(n) for n in meta.observation_names]
+    for comp in (*meta.outputs, *meta.memories):
+        sources = [comp.metadata or {}]
+        if comp.group:
+            sources.append(meta.group(comp.group).metadata or {})
+        names = next((m[k] for m in sources for k in ("names", "joint_names") if isinstance(m.get(k), list)), None)
+        key = comp.name if comp in meta.outputs else f"memory.{comp.name}"
+        if names is not None and len(names) == comp.size:
+            item = comp.name.rsplit(".", 1)[-1]
+            labels[key] = [f"{item}[{n}]" for n in names]
+    return labels
+
+
+def _stage_rank(component: str | None) -> int:
+    """Order of stages within one tick: missing tick, incoming memory, obs, actions, outputs."""
+    if component is None:
+        return -1
+    if component.startswith("memory."):
+        return 0
+    return {OBS: 1, ACTIONS: 2}.get(component, 3)
+
+
+def _stage_reason(key: str, label: str, act: float, exp: float, tick: int, decimation: int, reset: bool) -> str:
+    step = tick // decimation
+    if key == OBS:
+        return (
+            f"observation '{label}' is {act:.6g}, expected {exp:.6g} at policy step {step}: the inputs the "
+            "deployment got do not reproduce the simulator's observation (look at what feeds that entry)"
+        )
+    if key == ACTIONS:
+        return (
+            f"action {label} is {act:.6g}, expected {exp:.6g} at policy step {step} while the observations "
+            "match: the file's actor differs from the simulator's"
+        )
+    name = key.split(".", 1)[1]
+    if reset:
+        return (
+            f"memory '{name}' (entry {label}) enters policy step {step} right after a reset as {act:.6g}, the "
+            f"simulator reset it to {exp:.6g}: the file's initial value for '{name}' is not the "
+            "simulator's reset value; export it as the memory's 'initial_value' metadata"
+        )
+    return (
+        f"memory '{name}' (entry {label}) enters policy step {step} as {act:.6g}, expected {exp:.6g}: the "
+        f"deployment did not carry '{name}' from the previous tick (or computes it differently)"
+    )
+
+
+def compare_stages(
+    recording: Recording,
+    stages: Stages,
+    produced: dict[str, np.ndarray],
+    *,
+    atol: float,
+    rtol: float,
+    labels: dict[str, list[str]],
+    output_diverging: np.ndarray | None = None,
+) -> tuple[dict[str, OutputResult], list[Divergence]]:
+    """Compare the deployment's observations, actions and incoming memory (``produced``: stage
+    key -> ``(num_ticks, size)``) with the simulator's recorded stages.
+
+    A memory that differs on entry counts only at a policy step where observations, actions or
+    outputs (``output_diverging``: ticks where any output diverged) diverge too: a memory that is
+    overwritten before it is read (e.g. processed actions the simulator does not reset) is harmless.
+    """
+    results: dict[str, OutputResult] = {}
+    dec = recording.meta.decimation
+    n = recording.num_ticks
+    for key, expected in stages.values.items():
+        if key in produced and produced[key].shape == expected.shape:
+            results[key] = _check_output(key, expected, produced[key], stages.ticks[key], atol, rtol, labels.get(key))
+    downstream = np.zeros(n, dtype=bool) if output_diverging is None else output_diverging.copy()
+    for key, res in results.items():
+        if not key.startswith("memory."):
+            downstream |= res.diverging
+    # Per policy step: did anything downstream of the incoming memory diverge in it?
+    steps = -(-n // dec)
+    step_bad = np.zeros(steps * dec, dtype=bool)
+    step_bad[:n] = downstream
+    step_bad = np.repeat(step_bad.reshape(steps, dec).any(axis=1), dec)[:n]
+    found: list[Divergence] = []
+    for key, res in results.items():
+        mask = res.diverging & step_bad if key.startswith("memory.") else res.diverging
+        if not mask.any():
+            continue
+        tick = int(np.argmax(mask))
+        exp_row = stages.values[key][tick].astype(np.float64)
+        act_row = produced[key][tick].astype(np.float64)
+        bad = ~(np.abs(act_row - exp_row) <= atol + rtol * np.abs(exp_row))
+        chan = int(np.argmax(bad))
+        exp, act = float(exp_row[chan]), float(act_row[chan])
+        reset = tick == 0 or bool(recording.resets[tick])
+        found.append(Divergence(
+            tick, key, chan, exp, act, abs(act - exp),
+            _stage_reason(key, label_of(labels.get(key), key.removeprefix("memory."), chan), act, exp, tick, dec, reset),
+        ))
+    return results, found
 
 
 def compare_outputs(
@@ -187,15 +308,24 @@ def compare_outputs(
     rtol: float = DEFAULT_RTOL,
     warnings: list[str] | None = None,
     seconds: float = 0.0,
+    stages: Stages | None = None,
+    produced_stages: dict[str, np.ndarray] | None = None,
 ) -> ReplayResult:
     """Compare ``actual`` (output name -> ``(num_ticks, size)``) with the bag's expected values.
 
     Every tick carrying an expected message is checked element-wise with
     ``|actual - expected| <= atol + rtol * |expected|``. A tick missing from the bag is a
-    divergence of its own (component None).
+    divergence of its own (component None). With ``stages`` (the simulator's recorded
+    observations, actions and incoming memory) and ``produced_stages`` (the deployment's), the
+    first divergence is the earliest tick, and at that tick the earliest stage: incoming memory
+    -> observation entry (by name) -> actions -> outputs. Entries are labelled by joint and
+    observation names where the file carries them.
     """
+    labels = entry_labels(policy)
     outputs = {
-        name: _check_output(name, recording.expected[name], actual[name], recording.expected_ticks[name], atol, rtol)
+        name: _check_output(
+            name, recording.expected[name], actual[name], recording.expected_ticks[name], atol, rtol, labels.get(name)
+        )
         for name in recording.expected
     }
     candidates: list[Divergence] = []
@@ -206,16 +336,25 @@ def compare_outputs(
             candidates.append(
                 Divergence(
                     res.first_tick, name, res.first_channel, exp, act, abs(act - exp),
-                    f"output '{name}'[{res.first_channel}] is {act:.6g}, expected {exp:.6g}",
+                    f"output {res.first_label} is {act:.6g}, expected {exp:.6g}",
                 )
             )
+    stage_results: dict[str, OutputResult] = {}
+    if stages is not None and produced_stages is not None:
+        any_output = np.zeros(recording.num_ticks, dtype=bool)
+        for res in outputs.values():
+            any_output |= res.diverging
+        stage_results, found = compare_stages(
+            recording, stages, produced_stages, atol=atol, rtol=rtol, labels=labels, output_diverging=any_output
+        )
+        candidates += found
     if recording.missing_ticks:
         tick = recording.missing_ticks[0]
         candidates.append(
             Divergence(tick, None, None, None, None, float("inf"),
                        f"tick {tick} is missing from the bag ({len(recording.missing_ticks)} missing)")
         )
-    first = min(candidates, key=lambda d: (d.tick, d.component is not None)) if candidates else None
+    first = min(candidates, key=lambda d: (d.tick, _stage_rank(d.component))) if candidates else None
     meta = recording.meta
     return ReplayResult(
         mode=mode,
@@ -234,4 +373,5 @@ def compare_outputs(
         expected=recording.expected,
         actual=actual,
         expected_ticks=recording.expected_ticks,
+        stages=stage_results,
     )

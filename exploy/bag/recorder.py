@@ -35,8 +35,9 @@ from exploy.bag.layout import (
 )
 from exploy.bag.reader import file_sha256, topic_map_for
 from exploy.bag.writer import BagWriter
+from exploy.exporter.core import sim_checks
 from exploy.exporter.core.context_manager import ContextManager
-from exploy.exporter.core.exportable_environment import ExportableEnvironment
+from exploy.exporter.core.exportable_environment import ExportableEnvironment, connect_evaluation_hooks
 from exploy.format import PolicyFormatError, PolicyMetadata, read_metadata
 from exploy.runtime.policy import INITIAL_VALUE_KEY
 
@@ -62,6 +63,7 @@ class _Hooks:
     latest_inputs: dict[str, np.ndarray] | None = None
     ticks: dict[int, _Tick] = field(default_factory=dict)
     reset_seen: bool = False
+    substeps: list[int] = field(default_factory=list)
 
     def read_inputs(self) -> dict[str, np.ndarray]:
         return {e.name: _np(e.read()) for e in self.cm.inputs()}
@@ -76,6 +78,7 @@ class _Hooks:
         self.reset_seen = True
 
     def on_substep(self, substep: int) -> None:
+        self.substeps.append(int(substep))
         tick = self.ticks.setdefault(self.base + substep, _Tick())
         if substep > 0:
             tick.inputs = self.latest_inputs if self.latest_inputs is not None else self.read_inputs()
@@ -171,12 +174,22 @@ def record(
         raise BagError(f"env.decimation is {decimation} but {policy_path} has {policy_meta.decimation}")
     tmap = topic_map_for(policy_meta, mapping)
     dt, warnings = _sim_dt(policy_meta, env, sim_dt)
+    env_dt = getattr(env, "sim_dt", None)
+    physics_dt = (  # the quaternion check integrates over the physics time (axes only when unknown)
+        float(env_dt) if isinstance(env_dt, (int, float)) and env_dt > 0
+        else (1.0 / policy_meta.update_rate if policy_meta.update_rate else None)
+    )
     initial = _initial_memory(policy_meta)
     warned = set(_nonzero_memory(cm, initial))
     if warned:
         warnings.append(_memory_note(sorted(warned), "at the start"))
     hooks = _Hooks(cm, [b.component for s in tmap.outputs for b in s.bindings])
-    env.register_evaluation_hooks(hooks.on_update, hooks.on_reset, hooks.on_substep)
+    connect_evaluation_hooks(env, update=hooks.on_update, reset=hooks.on_reset, evaluate_substep=hooks.on_substep)
+    quaternions = sim_checks.QuaternionCheck(
+        sim_checks.quaternion_pairs([(e.name, e.component.metadata) for e in cm.inputs()]),
+        None if physics_dt is None else physics_dt * decimation,
+    )
+    problems: list[str] = []
     node = "/" + node.strip("/")
     writer: BagWriter | None = None
     meta: BagMeta | None = None
@@ -187,11 +200,21 @@ def record(
             for step in tqdm(range(num_steps), desc="record", unit="step", disable=not progress):
                 base = step * decimation
                 hooks.base = base
-                hooks.ticks = {base: _Tick(inputs=hooks.read_inputs(), reset=reset_next)}
+                inputs = hooks.read_inputs()
+                _check_step_start(step, hooks.latest_inputs, inputs, reset_next, problems)
+                quaternions.add(inputs, after_reset=reset_next or step == 0)
+                hooks.ticks = {base: _Tick(inputs=inputs, reset=reset_next)}
                 hooks.latest_inputs = None
                 hooks.reset_seen = False
+                hooks.substeps = []
+                stage = {"memory." + e.name: _np(e.read()) for e in cm.memories()}
                 actions = actor(obs)
+                stage.update(obs=_np(obs), actions=_np(actions))
                 obs, done = env.step(actions)
+                if hooks.substeps:
+                    problem = sim_checks.substep_problem(step, hooks.substeps, decimation)
+                    if problem is not None:
+                        raise BagError(f"Recording stopped: {problem}")
                 called = len(hooks.ticks) > 1 or hooks.ticks[base].expected is not None
                 if not called:
                     hooks.ticks.setdefault(base + decimation - 1, _Tick()).expected = hooks.read_outputs()
@@ -212,6 +235,10 @@ def record(
                         notes=list(warnings),
                     )
                     writer = BagWriter(bag_path, meta=meta, topic_map=tmap, storage=storage)
+                    stages = writer.stage_writer([e.name for e in cm.memories()])
+                    if not stages.write_policy(policy_path):
+                        warnings.append(f"{policy_path} is too large to embed; a replay against another file will only see the hash differ")
+                stages.write(base, stage)
                 for tick in range(base, base + decimation):
                     item = hooks.ticks.get(tick, _Tick())
                     writer.write_tick(tick, inputs=item.inputs, expected=item.expected, reset=item.reset)
@@ -228,7 +255,23 @@ def record(
             writer.close()
     if meta is None:  # unreachable: num_steps >= 1 was checked
         raise BagError("Nothing was recorded")
+    warnings += problems + quaternions.problems()
     return RecordResult(meta=meta, warnings=warnings)
+
+
+def _check_step_start(
+    step: int,
+    at_update: dict[str, np.ndarray] | None,
+    inputs: dict[str, np.ndarray],
+    after_reset: bool,
+    problems: list[str],
+) -> None:
+    """Inputs at the start of a policy step must equal those at the last ``update()`` before it."""
+    if at_update is None or after_reset or any(p.startswith("rewritten input") for p in problems):
+        return
+    changed = sim_checks.rewritten_inputs(at_update, inputs)
+    if changed:
+        problems.append(sim_checks.rewrite_problem(step, changed))
 
 
 def _initial_memory(meta: PolicyMetadata) -> dict[str, np.ndarray]:

@@ -27,6 +27,7 @@ def summary_json(result: ReplayResult, *, plot: str | None = None) -> dict[str, 
         "atol": result.atol,
         "rtol": result.rtol,
         "outputs": {name: res.to_json() for name, res in result.outputs.items()},
+        "stages": {name: res.to_json() for name, res in result.stages.items()},
         "first_divergence": None if first is None else first.to_json(),
         "missing_ticks": result.missing_ticks,
         "warnings": result.warnings,
@@ -79,14 +80,25 @@ def summary_text(result: ReplayResult) -> str:
     ]
     first = result.first_divergence
     if first is not None:
-        where = f"output '{first.component}'" if first.component else "the bag"
+        if first.component is None:
+            where = "the bag"
+        elif first.component in result.outputs:
+            where = f"output '{first.component}'"
+        else:
+            where = f"stage '{first.component}'"
         lines.append(f"  first divergence: tick {first.tick}, {where}: {first.reason}")
     for name, res in result.outputs.items():
         status = "ok  " if res.ok else "FAIL"
-        extra = "" if res.ok else f", {res.diverging_ticks} diverging, first at tick {res.first_tick}[{res.first_channel}]"
+        extra = "" if res.ok else f", {res.diverging_ticks} diverging, first at tick {res.first_tick} {res.first_label}"
         lines.append(
             f"  {status} {name}: {res.compared_ticks} ticks compared, max abs err {res.max_abs_error:.3g}, "
             f"max rel err {res.max_rel_error:.3g}{extra}"
+        )
+    if result.stages:
+        bad = [f"{k} (first at tick {r.first_tick} {r.first_label})" for k, r in result.stages.items() if not r.ok]
+        lines.append(
+            f"  simulator stages (obs, actions, incoming memory) compared on {len(result.stages)} streams"
+            + (f"; differing: {', '.join(bad[:6])}" if bad else ": all match")
         )
     if result.missing_ticks:
         lines.append(f"  missing ticks: {result.missing_ticks[:10]}{' ...' if len(result.missing_ticks) > 10 else ''}")

@@ -24,6 +24,7 @@ from exploy.bag.layout import (
     resolve_topic,
     typestore,
 )
+from exploy.bag.stages import StageWriter
 from exploy.mapping import TopicEncoder, TopicMap, TopicSpec, build_rosbags_message
 
 STORAGES = ("mcap", "sqlite3")
@@ -133,6 +134,10 @@ class BagWriter:
                 continue
             for topic in topics:
                 write(topic.connection, stamp, topic.serialize(values, stamp))
+
+    def stage_writer(self, memory_names: list[str]) -> StageWriter:
+        """A writer of the stage topics and the embedded policy (:mod:`exploy.bag.stages`)."""
+        return StageWriter(self._writer, self._store, self.meta.stamp, memory_names)
 
     def close(self) -> None:
         """Finish the bag (writes its index and ``metadata.yaml``, and the MCAP checksums)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import pathlib
+import sys
 from typing import Any
 
 from exploy.cli.factory import FactoryError, add_factory_arguments, make_env_and_actor, parse_factory_args
@@ -44,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
+    from exploy.exporter.core.errors import EvaluationError
     from exploy.exporter.core.evaluator import run_evaluation
     from exploy.exporter.core.exporter import export_environment_as_onnx
     from exploy.exporter.core.session_wrapper import SessionWrapper
@@ -55,8 +57,12 @@ def run(args: argparse.Namespace) -> int:
     if args.no_evaluate or args.evaluate == 0:
         return EXIT_OK
     session = SessionWrapper(args.out, args.filename, actor=actor, optimize=False)
-    with torch.inference_mode():
-        report = run_evaluation(env, env.context_manager(), session, args.evaluate, verbose=not args.quiet)
+    try:
+        with torch.inference_mode():
+            report = run_evaluation(env, env.context_manager(), session, args.evaluate, verbose=not args.quiet)
+    except EvaluationError as err:
+        print(f"exploy export: evaluation failed: {err}", file=sys.stderr)
+        return EXIT_FAILED
     print(report.summary())
     return EXIT_OK if report.ok else EXIT_FAILED
 

@@ -30,7 +30,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--no-plot", action="store_true", help="skip the plot")
     parser.add_argument(
         "--allow-policy-mismatch", action="store_true",
-        help="compare even if the policy file is not the one the bag was recorded for (e.g. new weights)",
+        help="compare even if the policy file is not the one the bag was recorded for (e.g. new weights); "
+        "the warnings then list what differs (metadata, graph interface, changed weights and by how much)",
     )
     parser.add_argument("--live", action="store_true", help="drive a running policy_node instead of running the file")
     parser.add_argument("--node", help="live: fully qualified name of the policy node (default: the bag's)")

@@ -41,3 +41,11 @@ def is_memory_name(graph_name: str) -> bool:
     return graph_name.startswith(MEMORY_PREFIX) and (
         graph_name.endswith(MEMORY_IN_SUFFIX) or graph_name.endswith(MEMORY_OUT_SUFFIX)
     )
+
+QUATERNION_ORDER = "quaternion_order"
+"""Component metadata key: element order of a quaternion component, ``"wxyz"`` (default, what
+``w_Q_b`` means) or ``"xyzw"``. The exporter writes it on every quaternion component."""
+
+WXYZ = "wxyz"
+XYZW = "xyzw"
+QUATERNION_ORDERS = (WXYZ, XYZW)

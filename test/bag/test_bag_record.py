@@ -20,6 +20,7 @@ IN = {
 }
 EXPECTED = "/exploy/expected/policy_node/output/out"
 F32 = "std_msgs/msg/Float32MultiArray"
+F64 = "std_msgs/msg/Float64MultiArray"
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,11 @@ def test_policy_step_recording_reads_back_with_rosbags(mlp, tmp_path, storage):
         "/exploy/reset": "std_msgs/msg/Empty",
         **{t: F32 for t in IN},
         EXPECTED: F32,
+        "/exploy/policy": "std_msgs/msg/UInt8MultiArray",
+        "/exploy/stage/obs": F64,
+        "/exploy/stage/actions": F64,
+        "/exploy/stage/memory/actions": F64,
+        "/exploy/stage/memory/processed_action": F64,
     }
     dt = 5_000_000  # the tutorial knows no sim rate: the 0.005 s default
     ticks = NUM_STEPS * DECIMATION
@@ -55,6 +61,10 @@ def test_policy_step_recording_reads_back_with_rosbags(mlp, tmp_path, storage):
     assert [s for s, _ in by_topic[EXPECTED]] == [
         DEFAULT_T0_NS + ((k + 1) * DECIMATION - 1) * dt for k in range(NUM_STEPS)
     ]
+    # The simulator's stages on the first tick of each policy step; the policy file once.
+    for topic in ("/exploy/stage/obs", "/exploy/stage/actions", "/exploy/stage/memory/actions"):
+        assert [s for s, _ in by_topic[topic]] == [DEFAULT_T0_NS + k * DECIMATION * dt for k in range(NUM_STEPS)]
+    assert bytes(by_topic["/exploy/policy"][0][1].data) == mlp.policy.read_bytes()
     # The episode resets after 10 policy steps: before ticks 40 and 80.
     assert [s for s, _ in by_topic["/exploy/reset"]] == [DEFAULT_T0_NS + t * dt for t in (40, 80)]
 

@@ -91,9 +91,14 @@ def test_policy_reexported_with_other_weights(mlp, tmp_path, capsys):
     assert "recorded for policy file 'mlp.onnx'" in capsys.readouterr().err
     assert main([*args, "--allow-policy-mismatch", "--no-plot"]) == 1
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
-    assert summary["first_divergence"]["tick"] == DECIMATION - 1  # the first compared tick
-    assert summary["first_divergence"]["component"] == "out"
+    # The earliest stage that differs: the actions of tick 0 (the observations match).
+    assert (summary["first_divergence"]["tick"], summary["first_divergence"]["component"]) == (0, "actions")
+    assert "actor differs" in summary["first_divergence"]["reason"]
+    assert summary["outputs"]["out"]["first_diverging_tick"] == DECIMATION - 1  # the first compared tick
     assert any("(allowed)" in w for w in summary["warnings"])
+    # What differs between the files: the actor's weights, each by how much.
+    weights = [w for w in summary["warnings"] if "initializer" in w and "values changed" in w]
+    assert weights and all("max abs change" in w for w in weights)
 
 
 def test_dropped_tick_is_detected(mlp, tmp_path):

@@ -9,3 +9,7 @@ class ExportError(ExployError):
 
 class SimRateWarning(UserWarning):
     """The exported ProcessActions path reads state that is neither an Input nor a Memory."""
+
+
+class EvaluationError(ExployError):
+    """``evaluate`` was called wrongly or cannot run the environment; the message says what to do."""

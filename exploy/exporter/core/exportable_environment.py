@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import inspect
 from collections.abc import Callable
 
 import torch
@@ -96,6 +97,10 @@ class ExportableEnvironment(abc.ABC):
 
         Environments that call no hooks are compared once per policy step; those that do are
         compared at every substep. Implementing this as ``pass`` is allowed.
+
+        Upstream exploy's current two-hook form, ``register_evaluation_hooks(self, update,
+        evaluate_substep)``, is accepted too (see :func:`connect_evaluation_hooks`): such an
+        environment reports resets only through the ``done`` flag of :meth:`step`.
         """
 
     @abc.abstractmethod
@@ -105,3 +110,31 @@ class ExportableEnvironment(abc.ABC):
     @abc.abstractmethod
     def observations_reset(self) -> torch.Tensor:
         """Observations at the start of an evaluation."""
+
+
+def connect_evaluation_hooks(
+    env: ExportableEnvironment, *, update: UpdateHook, reset: ResetHook, evaluate_substep: SubstepHook
+) -> bool:
+    """Hand the hooks to ``env`` in the form its ``register_evaluation_hooks`` takes.
+
+    The tutorial's three-hook form ``(update, reset, evaluate_substep)`` gets all three,
+    positionally; upstream's current two-hook form ``(update, evaluate_substep)`` gets those
+    two by keyword.
+
+    Returns:
+        True when the environment takes the ``reset`` hook.
+    """
+    register = env.register_evaluation_hooks
+    try:
+        params = inspect.signature(register).parameters
+    except (TypeError, ValueError):  # builtins or C callables: assume the tutorial's form
+        params = {}
+    positional = [
+        p for p in params.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+    ]
+    takes_var = any(p.kind is p.VAR_POSITIONAL for p in params.values())
+    if params and "reset" not in params and not takes_var and len(positional) == 2:
+        register(update=update, evaluate_substep=evaluate_substep)
+        return False
+    register(update, reset, evaluate_substep)
+    return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import pathlib
@@ -13,6 +14,7 @@ import onnxruntime as ort
 import torch
 
 import exploy
+from exploy.exporter.core import sim_checks
 from exploy.exporter.core.context_manager import ContextManager
 from exploy.exporter.core.decimation_graph import build_decimation_model
 from exploy.exporter.core.errors import ExportError
@@ -23,6 +25,7 @@ from exploy.exporter.core.tracing import (
     TracedPolicy,
     check_against_eager,
     dry_run,
+    find_random_ops,
     restore,
     trace,
 )
@@ -38,6 +41,7 @@ def export_environment_as_onnx(
     env: ExportableEnvironment,
     actor: torch.nn.Module,
     path: str | pathlib.Path,
+    *,
     filename: str = "policy.onnx",
     verbose: bool = False,
     model_source: dict[str, Any] | None = None,
@@ -45,6 +49,8 @@ def export_environment_as_onnx(
     probe: bool = True,
 ) -> pathlib.Path:
     """Export ``env`` and ``actor`` into ``<path>/<filename>``.
+
+    Arguments after ``path`` are keyword-only (as the tutorial passes them).
 
     The file holds both paths behind an ``If`` on ``ctx.step_count % decimation == 0``:
     Default (observations, actor, process_actions, apply_actions) and ProcessActions
@@ -79,10 +85,11 @@ def export_environment_as_onnx(
     paths = _prepare_paths(path, filename)
     cm = env.context_manager()
     _check_components(cm)
+    specs_meta = _quaternion_metadata(cm)
     obs_names = _observation_names(env)
 
     snapshot = {e.name: e.read().detach().clone() for e in cm.graph_inputs()}
-    specs = cm.specs()
+    specs = [dataclasses.replace(s, metadata=specs_meta.get(s.name, s.metadata)) for s in cm.specs()]
     probe_inputs = cm.get_inputs(to_numpy=True)
     traced = TracedPolicy(env, actor).eval()
     output_names = [names.ACTIONS, names.OBS, *cm.get_output_names()]
@@ -109,14 +116,31 @@ def export_environment_as_onnx(
         outputs=output_names,
         decimation=decimation,
     )
-    props = _metadata(env, cm, specs, decimation, sim_dt, obs_names, model_source or {})
+    random_ops = find_random_ops(model)
+    if random_ops:
+        raise ExportError(
+            f"The exported graph contains random op(s) {random_ops[:6]}: training noise (e.g. an actor "
+            "sampling from its action distribution, observation noise or dropout in train mode) is "
+            "still on, so the robot would not run a deterministic policy. Export the deterministic "
+            "policy (the distribution's mean, noise off, actor.eval())"
+        )
+    props = _metadata(env, cm, specs, decimation, sim_dt, obs_names, model_source or {}, specs_meta)
     _set_metadata(model, props)
     onnx.save(model, str(paths.main))
     _set_metadata(default_model, props)
     onnx.save(default_model, str(paths.default))
 
     session = ort.InferenceSession(str(paths.main), providers=["CPUExecutionProvider"])
-    check_against_eager(session, probe_inputs, output_names, eager, decimation, trace_notes)
+    def rerun(mode: ExportMode) -> list[np.ndarray]:
+        restore(cm, snapshot)
+        env.prepare_export()
+        traced.mode = mode
+        try:
+            return dry_run(traced, cm, mode)
+        finally:
+            restore(cm, snapshot)
+
+    check_against_eager(session, probe_inputs, output_names, eager, decimation, trace_notes, rerun=rerun)
     if probe and decimation > 1:
         probe_sim_rate_outputs(session, probe_inputs, [e.output_name for e in cm.outputs()])
     if verbose:
@@ -179,6 +203,20 @@ def _check_components(cm: ContextManager) -> None:
         entry.read()
 
 
+def _quaternion_metadata(cm: ContextManager) -> dict[str, dict[str, Any]]:
+    """Metadata of every quaternion input with its ``quaternion_order`` (default ``wxyz``)."""
+    found = {}
+    for entry in cm.inputs():
+        meta = entry.component.metadata
+        if sim_checks.is_quaternion(entry.name, meta):
+            try:
+                order = sim_checks.quaternion_order_of(entry.name, meta)
+            except ValueError as err:
+                raise ExportError(str(err)) from err
+            found[entry.name] = {**(meta or {}), names.QUATERNION_ORDER: order}
+    return found
+
+
 def _observation_names(env: ExportableEnvironment) -> list[str]:
     obs_names = [str(n) for n in env.get_observation_names()]
     size = env.empty_actor_observations().shape[-1]
@@ -203,6 +241,7 @@ def _metadata(
     sim_dt: float | None,
     obs_names: list[str],
     model_source: dict[str, Any],
+    component_meta: dict[str, dict[str, Any]],
 ) -> dict[str, str]:
     props = {
         meta_keys.KEY_EXPLOY_VERSION: json.dumps(exploy.__version__),
@@ -214,7 +253,7 @@ def _metadata(
     }
     if sim_dt is not None:
         props[meta_keys.KEY_UPDATE_RATE] = repr(1.0 / sim_dt)
-    for key, value in cm.metadata.items():
+    for key, value in {**cm.metadata, **component_meta}.items():
         props[key] = json.dumps(value)
     env_meta = env.metadata() or {}
     if not isinstance(env_meta, dict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import pathlib
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -48,13 +49,24 @@ class TracedPolicy(torch.nn.Module):
             obs = env.compute_observations()
             if self.check_shapes:
                 _check_shape("compute_observations()", obs, env.empty_actor_observations(), "empty_actor_observations()")
-            actions = self.actor(obs)
+            actions = self._run_actor(obs) if self.check_shapes else self.actor(obs)
             if self.check_shapes:
                 _check_shape("the actor", actions, env.empty_actions(), "empty_actions()")
             env.process_actions(actions)
         env.apply_actions()
         outputs = [entry.read() for entry in env.context_manager().graph_outputs()]
         return (actions, obs, *outputs)
+
+
+    def _run_actor(self, obs: torch.Tensor) -> torch.Tensor:
+        try:
+            return self.actor(obs)
+        except Exception as err:
+            inputs = {e.name: e.read().dtype for e in self._env.context_manager().inputs()}
+            problem = dtype_problem(obs, self.actor, inputs, "compute_observations()")
+            if problem is not None:
+                raise ExportError(problem) from err
+            raise
 
 
 def _check_shape(what: str, value: Any, reference: torch.Tensor, ref_name: str) -> None:
@@ -65,6 +77,35 @@ def _check_shape(what: str, value: Any, reference: torch.Tensor, ref_name: str) 
             f"{what} returned shape {tuple(value.shape)} but {ref_name} has shape "
             f"{tuple(reference.shape)}; make them agree"
         )
+
+
+def _actor_dtype(actor: Any) -> torch.dtype | None:
+    params = getattr(actor, "parameters", None)
+    if params is None:
+        return None
+    return next((p.dtype for p in params() if p.is_floating_point()), None)
+
+
+def dtype_problem(obs: torch.Tensor, actor: Any, inputs: dict[str, torch.dtype], where: str) -> str | None:
+    """A sentence when observations of one float dtype meet an actor of another.
+
+    Args:
+        obs: The observations the actor is about to get.
+        actor: The actor (its first floating parameter gives its dtype).
+        inputs: Registered input name -> dtype, to name the inputs that carry the odd dtype.
+        where: What produced ``obs`` (e.g. ``"compute_observations()"``).
+    """
+    want = _actor_dtype(actor)
+    if want is None or not obs.is_floating_point() or obs.dtype == want:
+        return None
+    culprits = [n for n, d in inputs.items() if d == obs.dtype]
+    source = f" (from input(s) {culprits}, registered as {obs.dtype})" if culprits else ""
+    short = str(want).replace("torch.", "")
+    return (
+        f"dtype mismatch: {where} returns {obs.dtype} observations{source} but the actor's "
+        f"parameters are {want}. Register {short} tensors, or cast in compute_observations() "
+        f"(e.g. `obs.to(torch.{short})`)"
+    )
 
 
 def restore(cm: ContextManager, snapshot: dict[str, torch.Tensor]) -> None:
@@ -131,6 +172,33 @@ def trace(
     return _check_trace_warnings(caught, mode)
 
 
+RANDOM_OPS = frozenset(
+    {"RandomNormal", "RandomNormalLike", "RandomUniform", "RandomUniformLike", "Bernoulli", "Multinomial"}
+)
+"""ONNX ops that draw random numbers: a deployed policy must not contain them."""
+
+
+def find_random_ops(model: Any) -> list[str]:
+    """``"<op> (node <name>)"`` for every random op in ``model``, subgraphs (the If branches)
+    included; a ``Dropout`` fed a ``training_mode`` input counts too."""
+    import onnx
+
+    found: list[str] = []
+
+    def walk(graph: Any) -> None:
+        for node in graph.node:
+            if node.op_type in RANDOM_OPS or (node.op_type == "Dropout" and len(node.input) > 2 and node.input[2]):
+                found.append(f"{node.op_type} (node {node.name or '?'})")
+            for attr in node.attribute:
+                if attr.type == onnx.AttributeProto.GRAPH:
+                    walk(attr.g)
+                for sub in attr.graphs:
+                    walk(sub)
+
+    walk(model.graph)
+    return found
+
+
 def check_against_eager(
     session: Any,
     inputs: dict[str, np.ndarray],
@@ -138,9 +206,16 @@ def check_against_eager(
     eager: dict[ExportMode, list[np.ndarray]],
     decimation: int,
     trace_notes: list[str],
+    *,
+    rerun: Callable[[ExportMode], list[np.ndarray]] | None = None,
 ) -> None:
     """Run the written file (``session``: an onnxruntime session of it) on the export-time
-    inputs and compare with the eager runs."""
+    inputs and compare with the eager runs.
+
+    On a disagreement, ``rerun`` (one more eager run of a path on the same inputs) tells a
+    non-deterministic environment or actor (two eager runs disagree) from a computation the
+    tracer lost.
+    """
     ticks = [(ExportMode.Default, 0)] + ([(ExportMode.ProcessActions, 1)] if decimation > 1 else [])
     for mode, tick in ticks:
         feed = {**inputs, names.STEP_COUNT: np.array(tick, dtype=np.int32)}
@@ -148,17 +223,32 @@ def check_against_eager(
         wrong = [
             name
             for name, expected, actual in zip(output_names, eager[mode], got)
-            if not np.allclose(actual, expected, rtol=1e-4, atol=1e-5, equal_nan=True)
+            if not _close(actual, expected)
         ]
-        if wrong:
-            hint = ("\n  torch said: " + "\n  torch said: ".join(trace_notes)) if trace_notes else ""
-            raise ExportError(
-                f"The exported {mode.value} path disagrees with running the environment eagerly "
-                f"on the same inputs for {wrong}. The tracer lost part of the computation, "
-                "typically an in-place write to a Memory/Input tensor that is later copied "
-                "unchanged (`buf[:] = memory`); derive a new tensor instead "
-                f"(`buf[:] = memory.clone()`).{hint}"
-            )
+        if not wrong:
+            continue
+        if rerun is not None:
+            again = rerun(mode)
+            unstable = [n for n, a, b in zip(output_names, eager[mode], again) if not _close(a, b)]
+            if unstable:
+                raise ExportError(
+                    f"The {mode.value} path is not deterministic: two eager runs on the same inputs "
+                    f"disagree on {unstable}. Something random runs outside torch's graph (Python's "
+                    "`random`, numpy's RNG, noise drawn in the environment or actor) and the trace "
+                    "baked one draw in as a constant. Turn the noise off for export"
+                )
+        hint = ("\n  torch said: " + "\n  torch said: ".join(trace_notes)) if trace_notes else ""
+        raise ExportError(
+            f"The exported {mode.value} path disagrees with running the environment eagerly "
+            f"on the same inputs for {wrong}. The tracer lost part of the computation, "
+            "typically an in-place write to a Memory/Input tensor that is later copied "
+            "unchanged (`buf[:] = memory`); derive a new tensor instead "
+            f"(`buf[:] = memory.clone()`).{hint}"
+        )
+
+
+def _close(actual: np.ndarray, expected: np.ndarray) -> bool:
+    return bool(np.allclose(actual, expected, rtol=1e-4, atol=1e-5, equal_nan=True))
 
 
 def _check_trace_warnings(caught: list[warnings.WarningMessage], mode: ExportMode) -> list[str]:
