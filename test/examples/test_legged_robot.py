@@ -250,6 +250,7 @@ def test_components_return_the_tensors_the_environment_reads() -> None:
         "cmd.se2_velocity.base_velocity": env.sim.command,
         "output.joint_targets.pd.effort": env.joint_effort,
         "output.joint_targets.pd.pos": env.joint_pos_command,
+        "output.joint_targets.pd.vel": env.joint_vel_command,
         "last_actions": env.last_actions,
         "joint_pos_target": env.joint_pos_target,
         "joint_pos_history": env.joint_pos_history,
@@ -259,7 +260,12 @@ def test_components_return_the_tensors_the_environment_reads() -> None:
         assert by_name[name].read() is tensor, name
     groups = {g.name: g for g in cm.groups}
     assert groups["obj.robot.joints"].metadata == {"joint_names": list(JOINT_NAMES)}
-    assert groups["output.joint_targets.pd"].metadata == {"names": list(JOINT_NAMES)}
+    assert groups["output.joint_targets.pd"].metadata == {
+        "type": "joint_targets",
+        "names": list(JOINT_NAMES),
+        "stiffness": [env.cfg.kp] * len(JOINT_NAMES),
+        "damping": [env.cfg.kd] * len(JOINT_NAMES),
+    }
     assert {m.name for m in cm.memories()} == {"last_actions", "joint_pos_target", "joint_pos_history"}
     assert env.sim_dt == 0.005 and env.decimation == 4
     assert all(isinstance(v, str) for v in env.metadata().values())
