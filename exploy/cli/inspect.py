@@ -19,7 +19,7 @@ NODE_TOPICS = (
     ("~/actions", "std_msgs/msg/Float32MultiArray", "raw actions after Default ticks (publish_debug)"),
     ("~/obs", "std_msgs/msg/Float32MultiArray", "observations after Default ticks (publish_debug)"),
     ("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray", "tick rate, timings, rejections, stale inputs"),
-    ("~/reset", "std_srvs/srv/Trigger", "service: initial memory, step counter 0"),
+    ("~/reset", "std_srvs/srv/Trigger", "service: initial memory, step counter back to first_step (0)"),
 )
 
 
