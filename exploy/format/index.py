@@ -109,9 +109,8 @@ def _parse_component(entry: Any, props: Mapping[str, str]) -> ComponentSpec:
     if group is not None and not isinstance(group, str):
         raise _bad_entry("component", entry, "'group' must be a string or null")
     shape = _shape(entry, entry.get("shape"))
-    spec = ComponentSpec(name, kind, shape, dtype, group)
     metadata = _memory_metadata(props, name) if kind is ComponentKind.MEMORY else _metadata_object(props, name)
-    return ComponentSpec(name, kind, shape, dtype, group, metadata) if metadata is not None else spec
+    return ComponentSpec(name, kind, shape, dtype, group, metadata)
 
 
 def _parse_group(entry: Any, props: Mapping[str, str]) -> GroupSpec:
@@ -207,11 +206,9 @@ def derive_index(
                 f"'{excerpt(names.memory_input_name(memory))}'"
             )
     for name, sig in graph.outputs.items():
-        if name in (names.ACTIONS, names.OBS) or names.is_memory_name(name) and _memory_name(
-            name, names.MEMORY_OUT_SUFFIX
-        ) in memory_outputs:
-            continue
-        found.append((name, ComponentKind.OUTPUT, sig))
+        is_memory = name.startswith(names.MEMORY_PREFIX) and name.endswith(names.MEMORY_OUT_SUFFIX)
+        if name not in (names.ACTIONS, names.OBS) and not is_memory:  # memory: paired above
+            found.append((name, ComponentKind.OUTPUT, sig))
 
     group_meta: dict[str, dict[str, Any]] = {}
     for name, _, _ in found:

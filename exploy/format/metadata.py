@@ -291,12 +291,12 @@ def parse_metadata(props: Mapping[str, str], graph: GraphSignature | None = None
     version = _version(props)
     decimation = _decimation(props, graph)
     update_rate = _update_rate(props)
-    if KEY_COMPONENTS in props:
+    if graph is None:  # KEY_COMPONENTS is present: checked above
         components, groups = parse_index(props)
-        if graph is not None:
-            check_index(components, graph)
+    elif KEY_COMPONENTS in props:
+        components, groups = parse_index(props)
+        check_index(components, graph)
     else:
-        assert graph is not None  # required above
         components, groups = derive_index(props, graph)
     obs_names: tuple[str, ...] = ()
     if KEY_OBSERVATION_NAMES in props:
