@@ -118,3 +118,23 @@ def test_first_step_1_reproduces_upstreams_controller_counter(legged_export, tmp
     assert flags == [False, False, False, True, False, False, False, True, False]
     policy.reset()
     assert policy.step_count == 1
+
+
+def test_lstm_file_with_upstreams_actor_hidden_state_memory_runs_like_a_bare_loop(tmp_path):
+    from exploy.examples.legged_robot import make_lstm_example
+    from exploy.exporter.core.exporter import export_environment_as_onnx
+
+    env, actor = make_lstm_example(seed=4)
+    initial = _initial_memory() | {f"actor_hidden_state_{i}": np.zeros((1, 1, 32), np.float32) for i in (0, 1)}
+    ours = export_environment_as_onnx(env=env, actor=actor, path=tmp_path / "ours")
+    path = _upstream(ours, tmp_path, step_shape=(1,))
+    meta = read_metadata(path)
+    assert {m.name for m in meta.memories} == set(MEMORIES) | {"actor_hidden_state_0", "actor_hidden_state_1"}
+    policy, bare = Policy(path), BareLoop(path, initial)
+    rng = np.random.default_rng(9)
+    for k in range(TICKS):
+        x = legged_inputs(rng)
+        got, want = policy.step(x), bare.run(x, k)
+        for spec in policy.outputs:
+            np.testing.assert_array_equal(got.outputs[spec.name], want[spec.name], err_msg=f"{spec.name} tick {k}")
+    np.testing.assert_array_equal(policy.memory["actor_hidden_state_0"], bare.memory["memory.actor_hidden_state_0.in"])
