@@ -158,11 +158,14 @@ def read_settings(node: Node) -> NodeSettings:
         raise SettingsError(f"Parameter 'diagnostics_period_s' must be > 0, got {diag}")
     first_step = int(value["first_step"])
     if not 0 <= first_step < 2**31:
-        raise SettingsError(f"Parameter 'first_step' must be in 0..2**31-1 (0: first tick is a policy tick), got {first_step}")
+        raise SettingsError(
+            f"Parameter 'first_step' must be in 0..2**31-1 (0: the first tick is a policy tick), got {first_step}"
+        )
     providers = tuple(str(p) for p in (value["execution_providers"] or ()))
     if not providers or len(providers) > 16 or not all(p.strip() for p in providers):
         raise SettingsError(
-            f"Parameter 'execution_providers' must list 1..16 provider names such as ['CUDA', 'CPU'], got {list(providers)[:16]}"
+            "Parameter 'execution_providers' must list 1..16 provider names such as ['CUDA', 'CPU'], "
+            f"got {list(providers)[:16]}"
         )
     return NodeSettings(
         policy_path=pathlib.Path(value["policy_path"]).expanduser(),

@@ -134,7 +134,9 @@ def parse_index(props: Mapping[str, str]) -> tuple[tuple[ComponentSpec, ...], tu
     """
     index = load_json(props, KEY_COMPONENTS)
     if not isinstance(index, dict):
-        raise PolicyFormatError(f"Metadata '{KEY_COMPONENTS}' must be a JSON object, got {excerpt(props[KEY_COMPONENTS])}")
+        raise PolicyFormatError(
+            f"Metadata '{KEY_COMPONENTS}' must be a JSON object, got {excerpt(props[KEY_COMPONENTS])}"
+        )
     entries, group_entries = index.get("components"), index.get("groups", [])
     if not isinstance(entries, list):
         raise PolicyFormatError(
@@ -193,7 +195,8 @@ def derive_index(
             memory = _memory_name(name, names.MEMORY_IN_SUFFIX)
             if memory not in memory_outputs:
                 raise PolicyFormatError(
-                    f"Graph input '{excerpt(name)}' has no matching output '{excerpt(names.memory_output_name(memory))}'"
+                    f"Graph input '{excerpt(name)}' has no matching output "
+                    f"'{excerpt(names.memory_output_name(memory))}'"
                 )
             found.append((memory, ComponentKind.MEMORY, sig))
         else:

@@ -254,7 +254,9 @@ def _version(props: Mapping[str, str]) -> str:
 
     version = load_json(props, KEY_EXPLOY_VERSION)
     if isinstance(version, (dict, list)) or version is None:
-        raise PolicyFormatError(f"Metadata 'exploy_version' must be a JSON string, got {excerpt(props[KEY_EXPLOY_VERSION])}")
+        raise PolicyFormatError(
+            f"Metadata 'exploy_version' must be a JSON string, got {excerpt(props[KEY_EXPLOY_VERSION])}"
+        )
     return str(version)
 
 

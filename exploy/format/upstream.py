@@ -29,7 +29,7 @@ from typing import Any
 
 from exploy.format import names
 from exploy.format.errors import excerpt
-from exploy.format.graph import GraphSignature
+from exploy.format.graph import GraphSignature, TensorSignature
 from exploy.format.metadata import KEY_EXPLOY_VERSION, KEY_UPDATE_RATE, PolicyMetadata
 
 _A = "[a-zA-Z0-9_]+"
@@ -146,47 +146,66 @@ def check_upstream(meta: PolicyMetadata, graph: GraphSignature) -> list[Finding]
     base_names, base_problem = _base_names(raw.get("base_names"))
     if base_problem:
         findings.append(base_problem)
-    step = graph.inputs.get(names.STEP_COUNT)
-    if step is not None and step.dtype != "int32":
-        findings.append(Finding(names.STEP_COUNT, f"is {step.dtype}; the controller writes it as int32"))
-
     tensors = [(n, s, "input") for n, s in graph.inputs.items()]
     tensors += [(n, s, "output") for n, s in graph.outputs.items() if n not in (names.ACTIONS, names.OBS)]
     groups: dict[str, tuple[str, set[str]]] = {}
     for name, sig, direction in tensors:
-        hits = _matchers(name, base_names)
-        if not hits:
-            findings.append(Finding(name, f"{direction} matches none of the controller's name patterns: never {'fed' if direction == 'input' else 'written'}"))
-            continue
-        if len(hits) > 1:
-            findings.append(Finding(name, f"matches several patterns {[m for m, _ in hits]}: the controller refuses the file"))
-            continue
-        matcher, group = hits[0]
-        wanted = "int32" if matcher == "step count" else "bool" if matcher == "boolean command" else "float32"
-        if matcher != "memory" and sig.dtype != wanted:
-            findings.append(Finding(name, f"is {sig.dtype}; the controller reads it as {wanted}"))
-        if group is not None:
-            groups.setdefault(group, (matcher, set()))[1].add(name.rsplit(".", 1)[1])
-        for key in COMPONENT_KEYS.get(matcher, ()):
-            if key not in _metadata_of(meta, name):
-                findings.append(Finding(name, f"lacks metadata '{key}': the controller skips it"))
-        if matcher == "se2 velocity output" and math.prod(sig.shape) != 3:
-            findings.append(Finding(name, f"has {math.prod(sig.shape)} values; the controller writes exactly 3"))
+        findings += _tensor_findings(meta, name, sig, direction, base_names, groups)
     for group, (matcher, items) in sorted(groups.items()):
-        metadata = _metadata_of(meta, group)
-        missing = [k for k in GROUP_KEYS.get(matcher, ()) if k not in metadata]
-        if missing:
-            findings.append(Finding(group, f"group metadata lacks {missing}: the controller skips the group"))
-        if matcher == "joint targets":
-            absent = [i for i in ("pos", "vel", "effort") if i not in items]
-            if absent:
-                findings.append(Finding(group, f"lacks outputs {[f'{group}.{i}' for i in absent]}: the controller's write fails every tick"))
-            lengths = {k: len(v) for k in ("names", "stiffness", "damping") if isinstance(v := metadata.get(k), list)}
-            if len(set(lengths.values())) > 1:
-                findings.append(Finding(group, f"names, stiffness and damping differ in length {lengths}"))
+        findings += _group_findings(meta, group, matcher, items)
     if "base_names" not in raw and any(m == "body" for n, _, _ in tensors for m, _ in _matchers(n, {})):
-        findings.append(Finding("base_names", "absent: obj.<art>.<body>.* inputs are all read as non-base bodies", required=False))
+        findings.append(
+            Finding("base_names", "absent: obj.<art>.<body>.* inputs are all read as non-base bodies", required=False)
+        )
     return findings
+
+
+def _tensor_findings(
+    meta: PolicyMetadata,
+    name: str,
+    sig: TensorSignature,
+    direction: str,
+    base_names: dict[str, str],
+    groups: dict[str, tuple[str, set[str]]],
+) -> list[Finding]:
+    """What upstream's controller lacks for one graph tensor; records the groups it belongs to."""
+    hits = _matchers(name, base_names)
+    if not hits:
+        unused = "never fed" if direction == "input" else "never written"
+        return [Finding(name, f"{direction} matches none of the controller's name patterns: {unused}")]
+    if len(hits) > 1:
+        return [Finding(name, f"matches several patterns {[m for m, _ in hits]}: the controller refuses the file")]
+    matcher, group = hits[0]
+    found = []
+    wanted = "int32" if matcher == "step count" else "bool" if matcher == "boolean command" else "float32"
+    if matcher != "memory" and sig.dtype != wanted:
+        verb = "writes" if matcher == "step count" else "reads"
+        found.append(Finding(name, f"is {sig.dtype}; the controller {verb} it as {wanted}"))
+    if group is not None:
+        groups.setdefault(group, (matcher, set()))[1].add(name.rsplit(".", 1)[1])
+    for key in COMPONENT_KEYS.get(matcher, ()):
+        if key not in _metadata_of(meta, name):
+            found.append(Finding(name, f"lacks metadata '{key}': the controller skips it"))
+    if matcher == "se2 velocity output" and math.prod(sig.shape) != 3:
+        found.append(Finding(name, f"has {math.prod(sig.shape)} values; the controller writes exactly 3"))
+    return found
+
+
+def _group_findings(meta: PolicyMetadata, group: str, matcher: str, items: set[str]) -> list[Finding]:
+    """What upstream's controller lacks for one group of tensors (its metadata, its members)."""
+    found = []
+    metadata = _metadata_of(meta, group)
+    missing = [k for k in GROUP_KEYS.get(matcher, ()) if k not in metadata]
+    if missing:
+        found.append(Finding(group, f"group metadata lacks {missing}: the controller skips the group"))
+    if matcher == "joint targets":
+        absent = [f"{group}.{i}" for i in ("pos", "vel", "effort") if i not in items]
+        if absent:
+            found.append(Finding(group, f"lacks outputs {absent}: the controller's write fails every tick"))
+        lengths = {k: len(v) for k in ("names", "stiffness", "damping") if isinstance(v := metadata.get(k), list)}
+        if len(set(lengths.values())) > 1:
+            found.append(Finding(group, f"names, stiffness and damping differ in length {lengths}"))
+    return found
 
 
 def _metadata_of(meta: PolicyMetadata, key: str) -> dict[str, Any]:
