@@ -62,6 +62,21 @@ PARAMETERS: dict[str, ParameterInfo] = {
         "1..99: run the wall-clock tick thread under SCHED_FIFO at this priority (Linux, needs "
         "CAP_SYS_NICE or an rtprio limit; a warning if refused). 0: normal scheduling.",
     ),
+    "first_step": ParameterInfo(
+        0,
+        ParameterType.PARAMETER_INTEGER,
+        "ctx.step_count of the first tick after configure and after every ~/reset. 0 (default): the "
+        "first tick runs the policy (Default path). 1 reproduces upstream exploy's C++ controller, "
+        "which increments the counter before its first run, so its first policy tick is tick "
+        "'decimation' (docs/file_format.md).",
+    ),
+    "execution_providers": ParameterInfo(
+        ["CPU"],
+        ParameterType.PARAMETER_STRING_ARRAY,
+        "onnxruntime execution providers in order of preference: 'CUDA', 'TensorRT', 'CPU' or full "
+        "onnxruntime names. One this onnxruntime lacks is skipped with a logged warning; CPU always "
+        "comes last.",
+    ),
     "autostart": ParameterInfo(
         True, ParameterType.PARAMETER_BOOL, "Configure and activate at start-up (read once, at construction)."
     ),
@@ -89,6 +104,8 @@ class NodeSettings:
         diagnostics_period_s: Period of the diagnostics report.
         realtime_priority: SCHED_FIFO priority of the tick thread (0: normal scheduling).
         use_sim_time: Tick from ``/clock``.
+        first_step: ``ctx.step_count`` of the first tick (and after a reset).
+        execution_providers: onnxruntime providers, in order of preference.
     """
 
     policy_path: pathlib.Path
@@ -102,6 +119,8 @@ class NodeSettings:
     diagnostics_period_s: float
     realtime_priority: int
     use_sim_time: bool
+    first_step: int = 0
+    execution_providers: tuple[str, ...] = ("CPU",)
 
 
 def declare_parameters(node: Node) -> None:
@@ -137,6 +156,17 @@ def read_settings(node: Node) -> NodeSettings:
     diag = float(value["diagnostics_period_s"])
     if not diag > 0.0:
         raise SettingsError(f"Parameter 'diagnostics_period_s' must be > 0, got {diag}")
+    first_step = int(value["first_step"])
+    if not 0 <= first_step < 2**31:
+        raise SettingsError(
+            f"Parameter 'first_step' must be in 0..2**31-1 (0: the first tick is a policy tick), got {first_step}"
+        )
+    providers = tuple(str(p) for p in (value["execution_providers"] or ()))
+    if not providers or len(providers) > 16 or not all(p.strip() for p in providers):
+        raise SettingsError(
+            "Parameter 'execution_providers' must list 1..16 provider names such as ['CUDA', 'CPU'], "
+            f"got {list(providers)[:16]}"
+        )
     return NodeSettings(
         policy_path=pathlib.Path(value["policy_path"]).expanduser(),
         sim_rate_hz=rate or None,
@@ -149,4 +179,6 @@ def read_settings(node: Node) -> NodeSettings:
         diagnostics_period_s=diag,
         realtime_priority=priority,
         use_sim_time=bool(node.get_parameter("use_sim_time").value),
+        first_step=first_step,
+        execution_providers=providers,
     )

@@ -37,6 +37,7 @@ import gc
 import sys
 import threading
 import time
+import warnings
 
 import rclpy
 from rclpy.clock import Clock, ClockType
@@ -54,6 +55,7 @@ from exploy.mapping.errors import AdapterError
 from exploy.mapping.topic_map import TopicMap
 from exploy.runtime.errors import PolicyRuntimeError
 from exploy.runtime.policy import Policy
+from exploy.runtime.providers import ExecutionProviderWarning
 from exploy.safety import REJECTED_TICK, RecentCounts, SafetyError, Supervisor, Transition
 from exploy_ros.adapters import message_class
 from exploy_ros.diagnostics import TickStats, build_status
@@ -146,7 +148,15 @@ class PolicyNode(LifecycleNode):
         log = self.get_logger()
         try:
             settings = read_settings(self)
-            policy = Policy(settings.policy_path)
+            with warnings.catch_warnings(record=True) as caught:  # provider fallbacks: to the node log
+                warnings.simplefilter("always", ExecutionProviderWarning)
+                policy = Policy(
+                    settings.policy_path,
+                    first_step=settings.first_step,
+                    execution_providers=settings.execution_providers,
+                )
+            for warning in caught:
+                log.warning(str(warning.message))
             config = load_mapping_file(settings.mapping_file) if settings.mapping_file else None
             topic_map = build_topic_map(policy.meta, config)
             rate = self._rate(settings, policy)
@@ -361,7 +371,7 @@ class PolicyNode(LifecycleNode):
             return response
         with self._lock:
             self.policy.reset()
-        response.success, response.message = True, "memory restored to its initial value, step counter 0"
+        response.success, response.message = True, f"memory restored to its initial value, step counter {self.policy.first_step}"
         self.get_logger().info("Reset: " + response.message)
         return response
 

@@ -19,7 +19,7 @@ NODE_TOPICS = (
     ("~/actions", "std_msgs/msg/Float32MultiArray", "raw actions after Default ticks (publish_debug)"),
     ("~/obs", "std_msgs/msg/Float32MultiArray", "observations after Default ticks (publish_debug)"),
     ("/diagnostics", "diagnostic_msgs/msg/DiagnosticArray", "tick rate, timings, rejections, stale inputs"),
-    ("~/reset", "std_srvs/srv/Trigger", "service: initial memory, step counter 0"),
+    ("~/reset", "std_srvs/srv/Trigger", "service: initial memory, step counter back to first_step (0)"),
 )
 
 
@@ -34,6 +34,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("policy", type=pathlib.Path, help="the exploy policy file (.onnx)")
     parser.add_argument("--mapping", type=pathlib.Path, help="YAML mapping file the node will be given")
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of text")
+    parser.add_argument(
+        "--check-upstream",
+        action="store_true",
+        help="instead, list by name what the file lacks for upstream exploy's C++ controller "
+        "(exit 1 when it lacks something the controller needs)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -42,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
     from exploy.format import read_metadata
     from exploy.mapping import build_topic_map, load_mapping_file
 
+    if getattr(args, "check_upstream", False):
+        return _check_upstream(args.policy)
     meta = read_metadata(args.policy)
     config = load_mapping_file(args.mapping) if args.mapping else None
     topic_map = build_topic_map(meta, config)
@@ -49,6 +57,31 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(_as_json(args.policy, meta, topic_map), indent=2))
     else:
         print(_as_text(args.policy, meta, topic_map))
+    return EXIT_OK
+
+
+def _check_upstream(path: pathlib.Path) -> int:
+    """Print what ``path`` lacks for upstream's C++ controller; 0 ok, 1 lacking, 2 bad file."""
+    from exploy.cli.main import EXIT_FAILED
+    from exploy.format import PolicyFormatError, read_metadata
+    from exploy.format.graph import graph_signature
+    from exploy.format.metadata import load_model
+    from exploy.format.upstream import check_upstream
+
+    try:
+        meta = read_metadata(path)
+        findings = check_upstream(meta, graph_signature(load_model(path)))
+    except PolicyFormatError as err:
+        print(f"exploy inspect: {err}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    required = [f for f in findings if f.required]
+    print(f"upstream C++ controller check of {path}:")
+    for finding in findings:
+        print(f"  {'MISSING' if finding.required else 'note   '} {finding.subject}: {finding.problem}")
+    if required:
+        print(f"{len(required)} problem(s): upstream's controller cannot run this file as is")
+        return EXIT_FAILED
+    print("ok: upstream's controller has everything it reads" + (" (see the notes)" if findings else ""))
     return EXIT_OK
 
 

@@ -11,13 +11,21 @@ Component names follow the upstream exploy conventions, so the ROS node picks it
 - ``obj.robot.joints.pos`` / ``obj.robot.joints.vel`` (group metadata ``joint_names``)
 - ``obj.robot.base.w_Q_b`` (quaternion w, x, y, z) / ``obj.robot.base.ang_vel_b_rt_w_in_b``
 - ``cmd.se2_velocity.base_velocity`` (vx, vy, wz)
-- ``output.joint_targets.pd.effort`` / ``output.joint_targets.pd.pos`` (group metadata ``names``)
+- ``output.joint_targets.pd.effort`` / ``.pos`` / ``.vel`` (group metadata ``names``,
+  ``stiffness`` and ``damping``: the PD gains of :meth:`LeggedRobotEnv.pd_effort`)
+
+The file also carries what upstream's C++ controller reads: ``exploy_version``, ``update_rate``
+(200 Hz) and ``base_names`` (``{"robot": "base"}``). ``effort`` is the full PD torque computed
+in the graph and ``pos`` / ``vel`` its targets: a driver that adds its own PD with the stated gains
+on top of ``effort`` (as upstream's controller asks of a robot) would apply the PD twice; drive
+these joints either by ``effort`` alone or by ``pos`` / ``vel`` with the gains (docs/file_format.md).
 
 Factories for the CLI: :func:`make_mlp_example` and :func:`make_lstm_example`.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -111,6 +119,7 @@ class LeggedRobotEnv(ExportableEnvironment):
         # Outputs written by apply_actions() at the sim rate.
         self.joint_effort = torch.zeros(1, n)
         self.joint_pos_command = torch.zeros(1, n)
+        self.joint_vel_command = torch.zeros(1, n)
 
         self._episode_step = 0
         self._hook_update: Callable[[], None] | None = None
@@ -144,6 +153,7 @@ class LeggedRobotEnv(ExportableEnvironment):
         self.joint_pos_history[:] = rel.repeat(1, self.cfg.history_length)
         self.joint_effort.zero_()
         self.joint_pos_command[:] = self.joint_pos_target
+        self.joint_vel_command.zero_()
 
     def reset(self) -> torch.Tensor:
         """Restore the initial state of robot and buffers; returns the first observations."""
@@ -186,9 +196,13 @@ class LeggedRobotEnv(ExportableEnvironment):
                 items=[
                     Output(name="effort", get_from_env_cb=lambda: self.joint_effort),
                     Output(name="pos", get_from_env_cb=lambda: self.joint_pos_command),
+                    Output(name="vel", get_from_env_cb=lambda: self.joint_vel_command),
                 ],
                 metadata={
+                    "type": "joint_targets",
                     "names": list(JOINT_NAMES),
+                    "stiffness": [self.cfg.kp] * NUM_JOINTS,
+                    "damping": [self.cfg.kd] * NUM_JOINTS,
                     # Read by the node's safety layer (clamps what it publishes): the same bounds
                     # apply_actions() clamps to, one entry per joint name.
                     "position_limits": [list(pair) for pair in sim.cfg.joint_pos_limits] * 4,
@@ -263,6 +277,7 @@ class LeggedRobotEnv(ExportableEnvironment):
         target = self.clamped_target()
         self.joint_effort[:] = self.pd_effort(target)
         self.joint_pos_command[:] = target
+        self.joint_vel_command[:] = torch.zeros_like(target)  # the PD law's velocity target
 
     # -- evaluation loop --------------------------------------------------------------------
 
@@ -318,7 +333,13 @@ class LeggedRobotEnv(ExportableEnvironment):
         return torch.zeros(1, NUM_JOINTS)
 
     def metadata(self) -> dict[str, str]:
-        return {"robot": "exploy_quadruped", "example": "exploy.examples.legged_robot"}
+        # base_names: {articulation: base body}, read by upstream's controller to tell the
+        # floating base's obj.<art>.<base>.* inputs from other bodies.
+        return {
+            "robot": "exploy_quadruped",
+            "example": "exploy.examples.legged_robot",
+            "base_names": json.dumps({"robot": "base"}),
+        }
 
     def get_observation_names(self) -> list[str]:
         names = [f"base_ang_vel_{a}" for a in "xyz"]

@@ -4,11 +4,13 @@ Nothing here imports torch or rclpy: a robot reads these files with onnx + numpy
 """
 
 from exploy.format.errors import PolicyFormatError
+from exploy.format.graph import GraphSignature, graph_signature
 from exploy.format.metadata import (
     ComponentKind,
     ComponentSpec,
     GroupSpec,
     PolicyMetadata,
+    load_model,
     parse_metadata,
     read_metadata,
 )
@@ -16,9 +18,12 @@ from exploy.format.metadata import (
 __all__ = [
     "ComponentKind",
     "ComponentSpec",
+    "GraphSignature",
     "GroupSpec",
     "PolicyFormatError",
     "PolicyMetadata",
+    "graph_signature",
+    "load_model",
     "parse_metadata",
     "read_metadata",
 ]

@@ -10,20 +10,27 @@ The exporter writes string key/value pairs into the ONNX ``metadata_props``:
 - ``exploy.observation_names``: JSON list naming each observation entry.
 - one key per component and group that carries metadata, holding that metadata as JSON.
 - the environment's own ``metadata()`` entries, verbatim.
+
+Files without ``exploy.components`` / ``decimation`` (upstream exploy's) are read too: the index
+is derived from the graph (:mod:`exploy.format.index`), the decimation from its ``Mod`` on
+``ctx.step_count`` (:mod:`exploy.format.graph`). docs/file_format.md describes every key.
 """
 
 from __future__ import annotations
 
 import enum
-import math
 import json
+import math
 import pathlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exploy.format import names
-from exploy.format.errors import PolicyFormatError
+from exploy.format.errors import PolicyFormatError, excerpt
+
+if TYPE_CHECKING:
+    from exploy.format.graph import GraphSignature
 
 KEY_EXPLOY_VERSION = "exploy_version"
 KEY_DECIMATION = "decimation"
@@ -186,80 +193,125 @@ def encode_index(
     )
 
 
-def _load_json(props: Mapping[str, str], key: str) -> Any:
-    try:
-        return json.loads(props[key])
-    except json.JSONDecodeError as err:
-        raise PolicyFormatError(f"Metadata entry '{key}' is not valid JSON: {err}") from err
+MAX_UPDATE_RATE = 100_000.0
+"""Highest ``update_rate`` (Hz) a file may carry; above it the tick period is absurd."""
+
+MAX_DECIMATION = 100_000
+"""Largest decimation a file may carry."""
+
+KEY_SIM_DT = "sim_dt"
+"""Sim time step (s) upstream's IsaacLab/mjlab exporters write next to ``update_rate``."""
 
 
-def _parse_component(entry: Any, props: Mapping[str, str]) -> ComponentSpec:
-    try:
-        name = str(entry["name"])
-        kind = ComponentKind(entry["kind"])
-        shape = tuple(int(d) for d in entry["shape"])
-        dtype = str(entry["dtype"])
-        group = entry.get("group")
-    except (KeyError, TypeError, ValueError) as err:
+def _decimation(props: Mapping[str, str], graph: GraphSignature | None) -> int:
+    from_meta = None
+    if KEY_DECIMATION in props:
+        raw = props[KEY_DECIMATION]
+        try:
+            from_meta = int(str(raw).strip())
+        except ValueError as err:
+            raise PolicyFormatError(f"Metadata 'decimation' is not an integer: {excerpt(raw)}") from err
+    from_graph = graph.decimation if graph is not None else None
+    if from_meta is not None and from_graph is not None and from_meta != from_graph:
         raise PolicyFormatError(
-            f"Malformed entry in '{KEY_COMPONENTS}': {entry!r} ({err}). Re-export the policy."
-        ) from err
-    metadata = _load_json(props, name) if name in props else None
-    return ComponentSpec(name, kind, shape, dtype, group, metadata)
+            f"Metadata 'decimation' is {from_meta} but the graph switches paths every {from_graph} ticks "
+            "(the Mod on ctx.step_count); the file is inconsistent, re-export it"
+        )
+    decimation = from_meta if from_meta is not None else from_graph
+    if decimation is None:
+        raise PolicyFormatError(
+            "Cannot tell the policy's decimation: the file has no metadata 'decimation' and its graph "
+            "no Mod on ctx.step_count; add the metadata key 'decimation' (sim ticks per policy step)"
+        )
+    if not 1 <= decimation <= MAX_DECIMATION:
+        raise PolicyFormatError(f"Decimation must be 1..{MAX_DECIMATION}, the file says {decimation}")
+    return decimation
 
 
-def _parse_group(entry: Any, props: Mapping[str, str]) -> GroupSpec:
+def _update_rate(props: Mapping[str, str]) -> float | None:
+    key = KEY_UPDATE_RATE if props.get(KEY_UPDATE_RATE) else KEY_SIM_DT if props.get(KEY_SIM_DT) else None
+    if key is None:
+        return None
+    raw = props[key]
     try:
-        name = str(entry["name"])
-        members = tuple(str(m) for m in entry["members"])
-        parent = entry.get("parent")
-    except (KeyError, TypeError, ValueError) as err:
-        raise PolicyFormatError(f"Malformed group entry in '{KEY_COMPONENTS}': {entry!r}") from err
-    metadata = _load_json(props, name) if name in props else None
-    return GroupSpec(name, members, parent, metadata)
+        value = float(str(raw).strip())
+    except ValueError as err:
+        raise PolicyFormatError(f"Metadata '{key}' is not a number: {excerpt(raw)}") from err
+    if key == KEY_SIM_DT:
+        if not (math.isfinite(value) and value > 0.0):
+            raise PolicyFormatError(f"Metadata 'sim_dt' must be a positive number of seconds, got {excerpt(raw)}")
+        value = 1.0 / value
+    if not (math.isfinite(value) and 0.0 < value <= MAX_UPDATE_RATE):
+        raise PolicyFormatError(
+            f"Metadata 'update_rate' must be a finite sim rate in (0, {MAX_UPDATE_RATE:g}] Hz, got {excerpt(raw)}; "
+            "set it to 1 / sim_dt when exporting"
+        )
+    return value
 
 
-def parse_metadata(props: Mapping[str, str]) -> PolicyMetadata:
-    """Parse the string metadata of a policy file.
+def _version(props: Mapping[str, str]) -> str:
+    from exploy.format.index import load_json
+
+    version = load_json(props, KEY_EXPLOY_VERSION)
+    if isinstance(version, (dict, list)) or version is None:
+        raise PolicyFormatError(
+            f"Metadata 'exploy_version' must be a JSON string, got {excerpt(props[KEY_EXPLOY_VERSION])}"
+        )
+    return str(version)
+
+
+def parse_metadata(props: Mapping[str, str], graph: GraphSignature | None = None) -> PolicyMetadata:
+    """Parse the string metadata of a policy file, checked against its graph.
+
+    Our own index (``exploy.components``) is used when present and checked against ``graph``;
+    without it (upstream's files) the index is derived from ``graph`` (see
+    :mod:`exploy.format.index`). The decimation comes from the metadata key ``decimation`` or
+    the graph's ``Mod`` on ``ctx.step_count``; when both exist they must agree.
 
     Args:
         props: The ONNX ``metadata_props`` as a mapping (e.g. onnxruntime's
             ``custom_metadata_map``).
+        graph: The file's graph boundary (:func:`exploy.format.graph.graph_signature`). Without
+            it only a file with our index can be read, and nothing is cross-checked.
 
     Raises:
-        PolicyFormatError: when the file carries no exploy metadata or it is malformed.
+        PolicyFormatError: with a one-line reason when the file is not an exploy policy, its
+            metadata is malformed, or the metadata and the graph disagree.
     """
-    missing = [k for k in (KEY_EXPLOY_VERSION, KEY_DECIMATION, KEY_COMPONENTS) if k not in props]
+    from exploy.format.index import check_index, derive_index, load_json, metadata_keys_of, parse_index
+
+    if not isinstance(props, Mapping):
+        raise PolicyFormatError(f"Metadata must be a mapping of strings, got {type(props).__name__}")
+    props = {str(k): str(v) for k, v in props.items()}
+    needed = [KEY_EXPLOY_VERSION] + ([] if graph is not None else [KEY_DECIMATION, KEY_COMPONENTS])
+    missing = [k for k in needed if k not in props]
     if missing:
         raise PolicyFormatError(
             f"Not an exploy policy file: metadata lacks {missing}. "
             "Export it with exploy.exporter.core.exporter.export_environment_as_onnx."
         )
-    version = _load_json(props, KEY_EXPLOY_VERSION)
-    try:
-        decimation = int(props[KEY_DECIMATION])
-    except ValueError as err:
-        raise PolicyFormatError(f"Metadata 'decimation' is not an integer: {props[KEY_DECIMATION]!r}") from err
-    if decimation < 1:
-        raise PolicyFormatError(f"Metadata 'decimation' must be >= 1, got {decimation}")
-    update_rate = None
-    if props.get(KEY_UPDATE_RATE):
-        try:
-            update_rate = float(props[KEY_UPDATE_RATE])
-        except ValueError as err:
-            raise PolicyFormatError(f"Metadata 'update_rate' is not a number: {props[KEY_UPDATE_RATE]!r}") from err
-    index = _load_json(props, KEY_COMPONENTS)
-    if not isinstance(index, dict) or "components" not in index:
-        raise PolicyFormatError(f"Metadata '{KEY_COMPONENTS}' has no component list")
-    components = tuple(_parse_component(e, props) for e in index["components"])
-    groups = tuple(_parse_group(e, props) for e in index.get("groups", []))
+    version = _version(props)
+    decimation = _decimation(props, graph)
+    update_rate = _update_rate(props)
+    if graph is None:  # KEY_COMPONENTS is present: checked above
+        components, groups = parse_index(props)
+    elif KEY_COMPONENTS in props:
+        components, groups = parse_index(props)
+        check_index(components, graph)
+    else:
+        components, groups = derive_index(props, graph)
     obs_names: tuple[str, ...] = ()
     if KEY_OBSERVATION_NAMES in props:
-        obs_names = tuple(str(n) for n in _load_json(props, KEY_OBSERVATION_NAMES))
-    used = RESERVED_KEYS | {c.name for c in components} | {g.name for g in groups}
+        raw_names = load_json(props, KEY_OBSERVATION_NAMES)
+        if not isinstance(raw_names, list) or not all(isinstance(n, str) for n in raw_names):
+            raise PolicyFormatError(f"Metadata '{KEY_OBSERVATION_NAMES}' must be a JSON list of strings")
+        obs_names = tuple(raw_names)
+    used = set(RESERVED_KEYS) | {g.name for g in groups}
+    for comp in components:
+        used.update(metadata_keys_of(comp))
     env_metadata = {k: v for k, v in props.items() if k not in used}
     return PolicyMetadata(
-        exploy_version=str(version),
+        exploy_version=version,
         decimation=decimation,
         update_rate=update_rate,
         components=components,
@@ -270,11 +322,11 @@ def parse_metadata(props: Mapping[str, str]) -> PolicyMetadata:
     )
 
 
-def read_metadata(path: str | pathlib.Path) -> PolicyMetadata:
-    """Read and parse the metadata of the policy file at ``path``.
+def load_model(path: str | pathlib.Path) -> Any:
+    """The ONNX ``ModelProto`` at ``path`` (external data not loaded).
 
     Raises:
-        PolicyFormatError: when the file is missing, not ONNX, or not an exploy policy.
+        PolicyFormatError: when the file is missing or not a readable ONNX file.
     """
     import onnx  # local: keeps `import exploy.format` cheap
 
@@ -282,7 +334,20 @@ def read_metadata(path: str | pathlib.Path) -> PolicyMetadata:
     if not path.is_file():
         raise PolicyFormatError(f"Policy file not found: {path}")
     try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as err:  # onnx raises DecodeError and friends
-        raise PolicyFormatError(f"{path} is not a readable ONNX file: {err}") from err
-    return parse_metadata({p.key: p.value for p in model.metadata_props})
+        return onnx.load(str(path), load_external_data=False)
+    except Exception as err:  # onnx raises DecodeError, UnicodeDecodeError and friends
+        raise PolicyFormatError(f"{path} is not a readable ONNX file: {excerpt(str(err))}") from err
+
+
+def read_metadata(path: str | pathlib.Path) -> PolicyMetadata:
+    """Read and parse the metadata of the policy file at ``path``, checked against its graph.
+
+    Reads our files and upstream exploy's (which carry no ``exploy.components`` index).
+
+    Raises:
+        PolicyFormatError: when the file is missing, not ONNX, or not an exploy policy.
+    """
+    from exploy.format.graph import graph_signature
+
+    model = load_model(path)
+    return parse_metadata({p.key: p.value for p in model.metadata_props}, graph_signature(model))

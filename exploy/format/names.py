@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 STEP_COUNT = "ctx.step_count"
-"""int32 scalar input: sim tick counter. ``step_count % decimation == 0`` runs the Default path."""
+"""Input: sim tick counter (ours int32 ``()``; int32/int64 of shape ``()`` or ``(1,)`` accepted).
+``step_count % decimation == 0`` runs the Default path (docs/file_format.md, "The step counter")."""
 
 ACTIONS = "actions"
 """Output: raw actor actions (valid on Default ticks)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,14 +62,36 @@ class Policy:
         path: The ``.onnx`` policy file.
         optimize: Let onnxruntime write ``debug/<stem>_optimized.onnx``.
         check_finite: Reject inputs holding NaN or Inf.
+        first_step: The ``ctx.step_count`` of the first tick after construction and after every
+            :meth:`reset`. 0 (ours): the first tick runs the Default path (observations and
+            actor). 1 reproduces upstream's C++ controller, which increments the counter before
+            its first run, so its first Default tick is tick ``decimation`` (the first
+            ``decimation - 1`` ticks apply the initial memory only).
+        execution_providers: onnxruntime providers in order of preference (``"CUDA"``,
+            ``"TensorRT"``, ``"CPU"``, ...); None: CPU. Unavailable ones are skipped with an
+            ``ExecutionProviderWarning``.
 
     Raises:
-        PolicyFormatError: for a missing, corrupt or foreign file, or malformed input ranges.
+        PolicyFormatError: for a missing, corrupt, foreign or inconsistent file, or malformed input ranges.
+        PolicyRuntimeError: for a bad ``first_step`` or an unknown execution provider.
     """
 
-    def __init__(self, path: str | pathlib.Path, *, optimize: bool = False, check_finite: bool = True) -> None:
+    def __init__(
+        self,
+        path: str | pathlib.Path,
+        *,
+        optimize: bool = False,
+        check_finite: bool = True,
+        first_step: int = 0,
+        execution_providers: Sequence[str] | None = None,
+    ) -> None:
+        if isinstance(first_step, bool) or not isinstance(first_step, (int, np.integer)) or not 0 <= first_step < 2**31:
+            raise PolicyRuntimeError(f"first_step must be an int in [0, 2**31), got {first_step!r}")
+        self.first_step = int(first_step)
         path = pathlib.Path(path)
-        self.session = SessionWrapper(path.parent, path.name, optimize=optimize)
+        self.session = SessionWrapper(
+            path.parent, path.name, optimize=optimize, execution_providers=execution_providers
+        )
         self.meta: PolicyMetadata = self.session.policy_metadata
         self.check_finite = check_finite
         self._inputs = self.meta.inputs
@@ -79,7 +101,9 @@ class Policy:
         self._output_names = [names.ACTIONS, names.OBS] + [
             c.output_name for c in (*self._outputs, *self._memories)
         ]
-        self._step_array = np.zeros((), dtype=np.int32)
+        self._step_array = np.zeros(  # the file's own shape (() or (1,)) and type (int32/int64)
+            self.session.input_shapes[names.STEP_COUNT], dtype=self.session.input_dtypes[names.STEP_COUNT]
+        )
         try:
             self._ranges: dict[str, InputRange] = input_ranges(self._inputs)
         except SafetyError as err:
@@ -147,9 +171,9 @@ class Policy:
     # -- stepping -------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Restore the initial memory (file values or zeros) and zero the step counter."""
+        """Restore the initial memory (file values or zeros) and the step counter (``first_step``)."""
         self._memory = {name: value.copy() for name, value in self._initial_memory.items()}
-        self.step_count = 0
+        self.step_count = self.first_step
 
     def step(self, inputs: Mapping[str, np.ndarray], *, validate: bool = True) -> TickResult:
         """Run one sim tick with the external ``inputs`` (by component name).

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import onnxruntime as ort
 
-from exploy.format.errors import PolicyFormatError
-from exploy.format.metadata import PolicyMetadata, parse_metadata
+from exploy.format import names
+from exploy.format.errors import PolicyFormatError, excerpt
+from exploy.format.metadata import PolicyMetadata, read_metadata
 from exploy.format.paths import PolicyPaths
 from exploy.runtime.errors import PolicyRuntimeError
+from exploy.runtime.providers import resolve_providers
 
 _ORT_DTYPES = {
     "tensor(float)": np.dtype(np.float32),
@@ -34,9 +36,17 @@ class SessionWrapper:
             the exporter.
         optimize: Enable onnxruntime's extended graph optimisations and write the optimised
             graph to ``debug/<stem>_optimized.onnx`` (for inspection only).
+        execution_providers: onnxruntime providers in order of preference, short (``"CUDA"``,
+            ``"TensorRT"``, ``"CPU"``) or full names; None means CPU only. Providers this
+            onnxruntime lacks are skipped with an ``ExecutionProviderWarning``; CPU always
+            comes last (:func:`exploy.runtime.providers.resolve_providers`).
+
+    ``ctx.step_count`` may be fed as shape ``()`` or ``(1,)``, int32 or int64, whatever the
+    file declares: it is converted to the file's own shape and type.
 
     Raises:
         PolicyFormatError: when the file is missing, corrupt or not ONNX.
+        PolicyRuntimeError: for an unknown execution provider name.
     """
 
     def __init__(
@@ -45,7 +55,10 @@ class SessionWrapper:
         onnx_file_name: str,
         actor: Any = None,
         optimize: bool = True,
+        *,
+        execution_providers: Sequence[str] | None = None,
     ) -> None:
+        providers = resolve_providers(execution_providers)
         paths = PolicyPaths.of(onnx_folder, onnx_file_name)
         if not paths.main.is_file():
             raise PolicyFormatError(f"Policy file not found: {paths.main}")
@@ -59,10 +72,10 @@ class SessionWrapper:
             options.optimized_model_filepath = str(paths.optimized)
         try:
             self.session = ort.InferenceSession(
-                str(paths.main), sess_options=options, providers=["CPUExecutionProvider"]
+                str(paths.main), sess_options=options, providers=providers
             )
         except Exception as err:  # onnxruntime raises its own Fail/InvalidGraph types
-            raise PolicyFormatError(f"onnxruntime cannot load {paths.main}: {err}") from err
+            raise PolicyFormatError(f"onnxruntime cannot load {paths.main}: {excerpt(str(err), 300)}") from err
         self._paths = paths
         self._actor = actor
         self.input_names = [i.name for i in self.session.get_inputs()]
@@ -81,10 +94,16 @@ class SessionWrapper:
         return self._paths.main
 
     @property
+    def providers(self) -> list[str]:
+        """The execution providers the session actually runs with, in order."""
+        return list(self.session.get_providers())
+
+    @property
     def policy_metadata(self) -> PolicyMetadata:
-        """The typed exploy metadata (raises PolicyFormatError for a foreign file)."""
+        """The typed exploy metadata, checked against the graph; derived from the graph for
+        upstream's files (raises PolicyFormatError for a foreign or inconsistent file)."""
         if self._policy_metadata is None:
-            self._policy_metadata = parse_metadata(self.metadata.custom_metadata_map)
+            self._policy_metadata = read_metadata(self._paths.main)
         return self._policy_metadata
 
     def get_actor(self) -> Any:
@@ -106,6 +125,9 @@ class SessionWrapper:
         feed = {}
         for name in self.input_names:
             dtype = self.input_dtypes[name]
+            if name == names.STEP_COUNT:
+                feed[name] = step_count_array(inputs[name], self.input_shapes[name], dtype)
+                continue
             try:
                 value = np.asarray(inputs[name])
                 if value.dtype != dtype:
@@ -149,3 +171,24 @@ class SessionWrapper:
     def reset(self) -> None:
         """Forget the last results."""
         self._results = None
+
+
+def step_count_array(value: Any, shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """``value`` (an int, or an int32/int64 array of shape ``()`` or ``(1,)``) as the file's
+    ``ctx.step_count``: ``shape`` and ``dtype`` of the graph input.
+
+    Raises:
+        PolicyRuntimeError: for a non-integer, a value with more than one element, or one that
+            does not fit the file's integer type.
+    """
+    array = np.asarray(value)
+    if array.size != 1 or array.ndim > 1 or array.dtype.kind not in "iu":
+        raise PolicyRuntimeError(
+            f"Input '{names.STEP_COUNT}' must be one integer (shape () or (1,), int32 or int64), "
+            f"got {array.dtype} of shape {array.shape}"
+        )
+    count = int(array.reshape(-1)[0])
+    limits = np.iinfo(dtype)
+    if not limits.min <= count <= limits.max:
+        raise PolicyRuntimeError(f"Input '{names.STEP_COUNT}' = {count} does not fit the file's {dtype}")
+    return np.full(tuple(int(d) for d in shape), count, dtype=dtype)

@@ -250,6 +250,7 @@ def test_components_return_the_tensors_the_environment_reads() -> None:
         "cmd.se2_velocity.base_velocity": env.sim.command,
         "output.joint_targets.pd.effort": env.joint_effort,
         "output.joint_targets.pd.pos": env.joint_pos_command,
+        "output.joint_targets.pd.vel": env.joint_vel_command,
         "last_actions": env.last_actions,
         "joint_pos_target": env.joint_pos_target,
         "joint_pos_history": env.joint_pos_history,
@@ -263,6 +264,8 @@ def test_components_return_the_tensors_the_environment_reads() -> None:
     assert targets["names"] == list(JOINT_NAMES)
     assert targets["position_limits"][:3] == [[-0.8, 0.8], [-1.0, 3.5], [-2.7, -0.9]] and len(targets["position_limits"]) == 12
     assert targets["effort_limits"] == [23.7, 23.7, 35.5] * 4
+    assert targets["type"] == "joint_targets"
+    assert targets["stiffness"] == [env.cfg.kp] * len(JOINT_NAMES) and targets["damping"] == [env.cfg.kd] * len(JOINT_NAMES)
     assert {m.name for m in cm.memories()} == {"last_actions", "joint_pos_target", "joint_pos_history"}
     assert env.sim_dt == 0.005 and env.decimation == 4
     assert all(isinstance(v, str) for v in env.metadata().values())

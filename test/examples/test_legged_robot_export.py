@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import pathlib
 import warnings
 from collections.abc import Callable
@@ -73,7 +74,7 @@ def test_file_exposes_typed_adapter_names_and_metadata(factory: Callable, tmp_pa
     assert "ctx.step_count" in inputs
     for name in MEMORIES:
         assert f"memory.{name}.in" in inputs and f"memory.{name}.out" in outputs
-    assert {"actions", "obs", "output.joint_targets.pd.effort", "output.joint_targets.pd.pos"} <= outputs
+    assert {"actions", "obs"} | {f"output.joint_targets.pd.{item}" for item in ("effort", "pos", "vel")} <= outputs
 
     meta = read_metadata(path)
     assert meta.decimation == 4
@@ -83,6 +84,8 @@ def test_file_exposes_typed_adapter_names_and_metadata(factory: Callable, tmp_pa
     targets = meta.group("output.joint_targets.pd").metadata
     assert targets["names"] == list(JOINT_NAMES)
     assert len(targets["position_limits"]) == len(targets["effort_limits"]) == 12  # read by the node's safety layer
+    assert targets["stiffness"] == [25.0] * 12 and targets["damping"] == [0.6] * 12  # the PD law's kp, kd
+    assert json.loads(meta.env_metadata["base_names"]) == {"robot": "base"}
     assert meta.env_metadata["robot"] == "exploy_quadruped"
     assert len(meta.observation_names) == 81
     assert meta.component("obj.robot.joints.pos").shape == (1, 12)
@@ -120,6 +123,7 @@ def test_process_actions_tick_reads_target_memory_and_current_joint_state(tmp_pa
     expected = np.clip(25.0 * (clamped - q) - 0.6 * qd, -limit, limit)
     np.testing.assert_allclose(out["output.joint_targets.pd.effort"], expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(out["output.joint_targets.pd.pos"], clamped, rtol=0, atol=1e-6)
+    np.testing.assert_array_equal(out["output.joint_targets.pd.vel"], np.zeros((1, 12), dtype=np.float32))
     np.testing.assert_array_equal(out["memory.joint_pos_target.out"], target)
 
 

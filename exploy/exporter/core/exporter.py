@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import json
+import math
 import pathlib
 from typing import Any
 
@@ -259,10 +260,42 @@ def _metadata(
     if not isinstance(env_meta, dict):
         raise ExportError(f"env.metadata() must return a dict, got {type(env_meta).__name__}")
     for key, value in env_meta.items():
+        if key in _AGREEING_KEYS:  # upstream's IsaacLab/mjlab adapters write these themselves
+            props[key] = _agreeing_value(key, value, props.get(key))
+            continue
         if key in props or key in {s.name for s in specs}:
             raise ExportError(f"env.metadata() key '{key}' collides with a reserved or component name")
         props[str(key)] = value if isinstance(value, str) else json.dumps(value)
     return props
+
+
+_AGREEING_KEYS = (meta_keys.KEY_DECIMATION, meta_keys.KEY_UPDATE_RATE)
+"""Keys an environment's ``metadata()`` may carry itself when they agree with the exporter's."""
+
+
+def _agreeing_value(key: str, value: Any, ours: str | None) -> str:
+    """The text to store for env metadata ``key`` (upstream's adapters write ``decimation`` and
+    ``update_rate`` themselves): accepted when it agrees with the exporter's own value, or, for
+    ``update_rate`` without ``env.sim_dt``, when it is a valid rate. ExportError otherwise."""
+    source = "env.decimation" if key == meta_keys.KEY_DECIMATION else "1 / env.sim_dt"
+    try:
+        number = float(value) if not isinstance(value, bool) else float("nan")
+    except (TypeError, ValueError):
+        number = float("nan")
+    if ours is None:  # update_rate without env.sim_dt: the environment's own rate
+        if not (math.isfinite(number) and 0.0 < number <= meta_keys.MAX_UPDATE_RATE):
+            raise ExportError(
+                f"env.metadata() gives '{key}' = {value!r}; it must be a sim rate in "
+                f"(0, {meta_keys.MAX_UPDATE_RATE:g}] Hz"
+            )
+        return repr(number)
+    expected = float(ours)
+    if not abs(number - expected) <= 1e-9 * abs(expected):
+        raise ExportError(
+            f"env.metadata() gives '{key}' = {value!r} but {source} is {ours}; they must agree "
+            f"(drop '{key}' from metadata() or fix {source})"
+        )
+    return ours
 
 
 def _set_metadata(model: onnx.ModelProto, props: dict[str, str]) -> None:
