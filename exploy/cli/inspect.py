@@ -63,17 +63,13 @@ def run(args: argparse.Namespace) -> int:
 def _check_upstream(path: pathlib.Path) -> int:
     """Print what ``path`` lacks for upstream's C++ controller; 0 ok, 1 lacking, 2 bad file."""
     from exploy.cli.main import EXIT_FAILED
-    from exploy.format import PolicyFormatError, read_metadata
+    from exploy.format import read_metadata
     from exploy.format.graph import graph_signature
     from exploy.format.metadata import load_model
     from exploy.format.upstream import check_upstream
 
-    try:
-        meta = read_metadata(path)
-        findings = check_upstream(meta, graph_signature(load_model(path)))
-    except PolicyFormatError as err:
-        print(f"exploy inspect: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    meta = read_metadata(path)  # a bad file raises PolicyFormatError: exit 2 in main
+    findings = check_upstream(meta, graph_signature(load_model(path)))
     required = [f for f in findings if f.required]
     print(f"upstream C++ controller check of {path}:")
     for finding in findings:
