@@ -65,7 +65,7 @@ def test_node_process_runs_an_upstream_layout_file_tick_by_tick(tmp_path):
     domain, ns = unique_domain(), f"/up{os.getpid()}"
     proc = subprocess.Popen(
         [SCRIPT, "--ros-args", "-p", f"policy_path:={path}", "-p", "first_step:=1",
-         "-p", "execution_providers:=[CUDA,CPU]", "-p", "input_timeout_s:=0.0", "-r", f"__ns:={ns}"],
+         "-p", "execution_providers:=[CUDA,CPU]", "-p", "input_timeout_s:=0.0", "-p", "soft_start_s:=0.0", "-r", f"__ns:={ns}"],
         env={**os.environ, "ROS_DOMAIN_ID": str(domain), "PYTHONUNBUFFERED": "1"},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
