@@ -19,11 +19,18 @@ def add_parser(subparsers: Any) -> None:
         "into OUT/FILENAME, optionally evaluate the file against the environment, and print a "
         "summary. Exit code 0 on success, 1 when the parity check fails, 2 on bad input.",
     )
-    parser.add_argument("factory", metavar="MODULE:FACTORY", help="e.g. exploy.examples.legged_robot:make_mlp_example")
+    parser.add_argument("factory", metavar="MODULE:FACTORY", nargs="?", default=None,
+                        help="e.g. exploy.examples.legged_robot:make_mlp_example (or use --mjlab)")
     parser.add_argument("--out", required=True, type=pathlib.Path, help="output folder")
     parser.add_argument("--filename", default="policy.onnx", help="policy file name (default: policy.onnx)")
     parser.add_argument("--evaluate", type=int, default=0, metavar="N", help="policy steps of parity check after export (default: 0, none)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    # mjlab tasks (the `mjlab` extra): exploy.frameworks.mjlab builds the task and its actor.
+    parser.add_argument("--mjlab", metavar="TASK_ID", default=None,
+                        help="export a registered mjlab task instead of MODULE:FACTORY, e.g. Mjlab-Velocity-Flat-Unitree-Go1")
+    parser.add_argument("--checkpoint", type=pathlib.Path, default=None,
+                        help="with --mjlab: rsl_rl checkpoint of the task (without one: a deterministic random actor)")
+    parser.add_argument("--seed", type=int, default=0, help="with --mjlab: seed of the random actor and of mjlab (default: 0)")
     parser.set_defaults(func=run)
 
 
@@ -52,16 +59,27 @@ def run(args: argparse.Namespace) -> int:
     from exploy.exporter.core.session_wrapper import SessionWrapper
     from exploy.format import read_metadata
 
-    try:
-        factory = load_factory(args.factory)
-    except ValueError as err:
-        print(f"exploy export: {err}", file=sys.stderr)
+    if (args.mjlab is None) == (args.factory is None):
+        print("exploy export: give either MODULE:FACTORY or --mjlab TASK_ID", file=sys.stderr)
         return EXIT_BAD_INPUT
-    try:
-        made = factory()
-    except Exception as err:  # the user's factory: report, don't traceback
-        print(f"exploy export: {args.factory}() raised {type(err).__name__}: {err}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+    if args.mjlab is not None:
+        made = _make_mjlab(args)
+        if made is None:
+            return EXIT_BAD_INPUT
+    else:
+        if args.checkpoint is not None:
+            print("exploy export: --checkpoint goes with --mjlab", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        try:
+            factory = load_factory(args.factory)
+        except ValueError as err:
+            print(f"exploy export: {err}", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        try:
+            made = factory()
+        except Exception as err:  # the user's factory: report, don't traceback
+            print(f"exploy export: {args.factory}() raised {type(err).__name__}: {err}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     if (
         not isinstance(made, tuple)
         or len(made) != 2
@@ -89,6 +107,29 @@ def run(args: argparse.Namespace) -> int:
         report = run_evaluation(env, env.context_manager(), session, args.evaluate, verbose=not args.quiet)
     print(report.summary())
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _make_mjlab(args: argparse.Namespace) -> tuple[Any, Any] | None:
+    """Build ``--mjlab TASK_ID`` (and its actor); None after printing why it cannot be built."""
+    try:
+        from exploy.frameworks.mjlab import MjlabExportError, make_task_export
+    except ImportError as err:
+        print(f"exploy export: --mjlab needs mjlab ({err}); install the extra: pip install 'exploy_ros[mjlab]'",
+              file=sys.stderr)
+        return None
+    try:
+        made = make_task_export(args.mjlab, checkpoint=args.checkpoint, seed=args.seed)
+    except MjlabExportError as err:
+        print(f"exploy export: {err}", file=sys.stderr)
+        return None
+    if made.trained:
+        print(f"mjlab task {made.task_id}: trained actor from {args.checkpoint}")
+    else:
+        print(f"mjlab task {made.task_id}: NO checkpoint given, exporting a deterministic RANDOM actor "
+              f"(seed {args.seed}); pass --checkpoint model.pt for the trained policy")
+    for note in made.notes:
+        print(f"  note: {note}")
+    return made.env, made.actor
 
 
 def _size(path: pathlib.Path) -> str:

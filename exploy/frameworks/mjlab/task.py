@@ -83,6 +83,10 @@ def make_task_export(
         raise MjlabExportError(f"unknown mjlab task '{task_id}'; registered tasks: {shown}")
     if checkpoint is not None and not pathlib.Path(checkpoint).is_file():
         raise MjlabExportError(f"checkpoint '{checkpoint}' is not a file; pass an rsl_rl model_*.pt of '{task_id}'")
+    if quiet:
+        import warp
+
+        warp.config.quiet = True  # no per-kernel "Module ... load" lines
     notes: list[str] = []
     cfg = load_env_cfg(task_id, play=True)
     cfg.scene.num_envs = 1
