@@ -1,7 +1,7 @@
 """The mjlab adapter on the shipped Unitree Go1 flat velocity task: export, evaluation at every
 substep across a reset, hand-computed observations and targets, the policy node with the default
-topic map, and record -> replay. One environment for the whole module (building it compiles warp
-kernels, cached under build/warp_cache)."""
+topic map, and record -> replay. One environment for the whole session (``go1`` in conftest.py;
+building it compiles warp kernels, cached under build/warp_cache)."""
 
 from __future__ import annotations
 
@@ -18,20 +18,12 @@ import torch  # noqa: E402
 from exploy.bag.recorder import record  # noqa: E402
 from exploy.bag.replay import replay_offline  # noqa: E402
 from exploy.exporter.core.evaluator import run_evaluation  # noqa: E402
-from exploy.exporter.core.exporter import export_environment_as_onnx  # noqa: E402
 from exploy.format import read_metadata  # noqa: E402
 from exploy.frameworks.mjlab import MjlabExportableEnvironment, MjlabExportError, make_task_export  # noqa: E402
 from exploy.runtime.session import SessionWrapper  # noqa: E402
 
-TASK = "Mjlab-Velocity-Flat-Unitree-Go1"
-EPISODE_S = 1.0  # 50 policy steps: evaluation and recording cross a reset
-
-
-@pytest.fixture(scope="module")
-def go1(tmp_path_factory):
-    made = make_task_export(TASK, seed=0, episode_length_s=EPISODE_S)
-    path = export_environment_as_onnx(env=made.env, actor=made.actor, path=tmp_path_factory.mktemp("go1"))
-    return made, path
+from conftest import GO1_EPISODE_S as EPISODE_S  # noqa: E402
+from conftest import GO1_TASK as TASK  # noqa: E402
 
 
 def _robot(made):

@@ -6,6 +6,7 @@ import contextlib
 import io
 import pathlib
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 
@@ -30,6 +31,8 @@ class TaskExport:
         trained: True when the actor's weights come from a checkpoint, False for the
             deterministic random actor.
         notes: What was changed for export (removed events, noise switched off, ...).
+        runner: The rsl_rl runner that holds the actor (``runner.save(path)`` writes a
+            checkpoint).
     """
 
     env: MjlabExportableEnvironment
@@ -37,6 +40,7 @@ class TaskExport:
     task_id: str
     trained: bool
     notes: list[str]
+    runner: Any = None
 
 
 def registered_tasks() -> list[str]:
@@ -120,4 +124,5 @@ def make_task_export(
         task_id=task_id,
         trained=checkpoint is not None,
         notes=notes + exp_env.notes,
+        runner=runner,
     )
