@@ -122,6 +122,10 @@ def _make_mjlab(args: argparse.Namespace) -> tuple[Any, Any] | None:
     except MjlabExportError as err:
         print(f"exploy export: {err}", file=sys.stderr)
         return None
+    except Exception as err:  # mjlab, warp or rsl_rl failing inside the task's own code
+        print(f"exploy export: building mjlab task '{args.mjlab}' failed: {type(err).__name__}: {err}",
+              file=sys.stderr)
+        return None
     if made.trained:
         print(f"mjlab task {made.task_id}: trained actor from {args.checkpoint}")
     else:

@@ -28,7 +28,11 @@ __all__ = ["MjlabExportableEnvironment"]
 
 
 class MjlabExportableEnvironment(ExportableEnvironment):
-    """Wrap ``env`` (``num_envs=1``) for export; registers every component on construction.
+    """Wrap ``env`` (``num_envs=1``) for export; resets it and registers every component.
+
+    Inputs are registered only where the observation group or the action terms read them
+    (found by running both once). Memory values right after the reset become their
+    ``initial_value``.
 
     Args:
         env: A built ``ManagerBasedRlEnv`` with one environment.
