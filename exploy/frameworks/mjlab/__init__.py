@@ -15,13 +15,21 @@ from __future__ import annotations
 from exploy.frameworks.mjlab.actor import RslRlActor
 from exploy.frameworks.mjlab.env import MjlabExportableEnvironment
 from exploy.frameworks.mjlab.errors import MjlabExportError
-from exploy.frameworks.mjlab.task import TaskExport, make_task_export, registered_tasks
+from exploy.frameworks.mjlab.task import (
+    GO1_FLAT_VELOCITY,
+    TaskExport,
+    make_go1_flat_velocity,
+    make_task_export,
+    registered_tasks,
+)
 
 __all__ = [
+    "GO1_FLAT_VELOCITY",
     "MjlabExportError",
     "MjlabExportableEnvironment",
     "RslRlActor",
     "TaskExport",
+    "make_go1_flat_velocity",
     "make_task_export",
     "registered_tasks",
 ]

@@ -14,7 +14,9 @@ from exploy.frameworks.mjlab.actor import RslRlActor
 from exploy.frameworks.mjlab.env import MjlabExportableEnvironment
 from exploy.frameworks.mjlab.errors import MjlabExportError
 
-__all__ = ["TaskExport", "make_task_export", "registered_tasks"]
+__all__ = ["GO1_FLAT_VELOCITY", "TaskExport", "make_go1_flat_velocity", "make_task_export", "registered_tasks"]
+
+GO1_FLAT_VELOCITY = "Mjlab-Velocity-Flat-Unitree-Go1"
 
 SIM_ONLY_EVENTS = ("encoder_bias",)
 """Events of mjlab's task configurations that randomise what a robot does not have; removed for export."""
@@ -126,3 +128,13 @@ def make_task_export(
         notes=notes + exp_env.notes,
         runner=runner,
     )
+
+
+def make_go1_flat_velocity(seed: int = 0) -> tuple[MjlabExportableEnvironment, RslRlActor]:
+    """``(env, actor)`` of the Go1 flat velocity task with the random actor of ``seed``.
+
+    A factory for the ``MODULE:FACTORY`` commands (``exploy record``): with the same seed it
+    builds the same actor as ``exploy export --mjlab Mjlab-Velocity-Flat-Unitree-Go1``.
+    """
+    made = make_task_export(GO1_FLAT_VELOCITY, seed=seed)
+    return made.env, made.actor
