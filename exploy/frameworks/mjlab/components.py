@@ -36,6 +36,7 @@ from mjlab.sensor import BuiltinSensor
 
 from exploy.exporter.core.context_manager import ContextManager, Group, Input, Memory, Output
 from exploy.frameworks.mjlab.errors import MjlabExportError
+from exploy.frameworks.mjlab.history import HistoryMemory
 from exploy.frameworks.mjlab.proxies import EntityDataProxy
 from exploy.runtime.policy import INITIAL_VALUE_KEY
 
@@ -44,6 +45,7 @@ __all__ = [
     "IMU_ITEMS",
     "Candidate",
     "candidate_inputs",
+    "history_memory",
     "register_inputs",
     "register_memory",
     "register_outputs",
@@ -225,3 +227,16 @@ def register_memory(cm: ContextManager, env: ManagerBasedRlEnv) -> list[str]:
             items.append(memory(f"{_token(term_name)}.processed_actions", lambda t=term: t._processed_actions))
     cm.add_components(items)
     return [m.name for m in items]
+
+
+def history_memory(history: HistoryMemory) -> Memory:
+    """Memory ``obs_history.<term>``: the ``L - 1`` frames before the current one, oldest first.
+
+    Its value now (right after a reset: the first frame repeated, as mjlab backfills) is its
+    ``initial_value``.
+    """
+    return Memory(
+        name=f"obs_history.{_token(history.term)}",
+        get_from_env_cb=lambda: history.tensor,
+        metadata={INITIAL_VALUE_KEY: history.tensor.tolist(), "history_length": int(history.tensor.shape[1]) + 1},
+    )

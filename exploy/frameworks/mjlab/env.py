@@ -21,6 +21,7 @@ from mjlab.sensor import BuiltinSensor
 from exploy.exporter.core.exportable_environment import ExportableEnvironment
 from exploy.frameworks.mjlab import components
 from exploy.frameworks.mjlab.errors import MjlabExportError
+from exploy.frameworks.mjlab.history import HistoryMemory
 from exploy.frameworks.mjlab.proxies import EntityDataProxy, install_entity_proxies
 from exploy.frameworks.mjlab.reads import tensors_read
 
@@ -58,12 +59,19 @@ class MjlabExportableEnvironment(ExportableEnvironment):
             for name, entity in env.scene.entities.items()
             if entity.is_articulated or not entity.is_fixed_base
         }
+        history_buffers = [
+            (term, buffer)
+            for term, buffer in env.observation_manager._group_obs_term_history_buffer.get(obs_group, {}).items()
+            if buffer.max_length > 1
+        ]
+        self._histories: list[HistoryMemory] = []
         self._hook_update: Callable[[], None] | None = None
         self._hook_reset: Callable[[], None] | None = None
         self._hook_substep: Callable[[int], None] | None = None
         self._substep = 0
         with torch.inference_mode(False), torch.no_grad():
             env.reset()
+        self._histories = [HistoryMemory(term, buffer) for term, buffer in history_buffers]  # after the reset's append
         self.refresh()
         self.input_names = self._register()
 
@@ -96,11 +104,6 @@ class MjlabExportableEnvironment(ExportableEnvironment):
                 raise MjlabExportError(
                     f"observation term '{name}' has a delay (delay_max_lag={term_cfg.delay_max_lag}); a "
                     "random delay cannot be exported: set delay_min_lag = delay_max_lag = 0 for export"
-                )
-            if term_cfg.history_length > 0:
-                raise MjlabExportError(
-                    f"observation term '{name}' keeps a history (history_length={term_cfg.history_length}); "
-                    "the mjlab adapter does not export observation history yet"
                 )
             sensor_name = (term_cfg.params or {}).get("sensor_name")
             if sensor_name is not None:
@@ -150,15 +153,20 @@ class MjlabExportableEnvironment(ExportableEnvironment):
             )
         names = components.register_inputs(cm, [c for c in candidates if id(c.tensor) in read])
         components.register_memory(cm, self._env)
+        for history in self._histories:
+            cm.add_component(components.history_memory(history))
         components.register_outputs(cm, self._env)
         return names
 
     # -- state refresh and evaluation hooks -------------------------------------------------
 
-    def refresh(self) -> None:
-        """Copy the live entity data into the proxies' tensors (in place)."""
+    def refresh(self, *, mid_step: bool = False) -> None:
+        """Copy the live entity data into the proxies' tensors and the observation history into
+        its memory (in place; ``mid_step``: during a step's substeps, see :mod:`.history`)."""
         for proxy in self._proxies.values():
             proxy.refresh()
+        for history in self._histories:
+            history.refresh(mid_step=mid_step)
 
     def register_evaluation_hooks(
         self,
@@ -181,7 +189,7 @@ class MjlabExportableEnvironment(ExportableEnvironment):
             original()
             if self._hook_substep is None or self._tracing:
                 return
-            self.refresh()
+            self.refresh(mid_step=True)
             if self._hook_update is not None:
                 self._hook_update()
             self._hook_substep(self._substep)
@@ -214,14 +222,20 @@ class MjlabExportableEnvironment(ExportableEnvironment):
 
     def _traced(self, run: Callable[[], Any]) -> Any:
         self._tracing = True
+        buffers = self._env.observation_manager._group_obs_term_history_buffer.get(self._group, {})
+        real = {h.term: buffers[h.term] for h in self._histories}
         try:
+            for history in self._histories:
+                buffers[history.term] = history.stand_in()
             with install_entity_proxies(self._env.scene.entities, self._proxies):
                 return run()
         finally:
+            buffers.update(real)
             self._tracing = False
 
     def compute_observations(self) -> torch.Tensor:
-        obs = self._traced(lambda: self._env.observation_manager.compute_group(self._group, update_history=False))
+        # update_history=True: history terms append the current frame (to the stand-ins).
+        obs = self._traced(lambda: self._env.observation_manager.compute_group(self._group, update_history=True))
         return obs.reshape(1, -1)
 
     def process_actions(self, actions: torch.Tensor) -> None:

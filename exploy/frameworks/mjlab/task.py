@@ -6,6 +6,7 @@ import contextlib
 import io
 import pathlib
 from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -60,6 +61,7 @@ def make_task_export(
     seed: int = 0,
     obs_group: str = "actor",
     episode_length_s: float | None = None,
+    configure: Callable[[Any], None] | None = None,
     quiet: bool = True,
 ) -> TaskExport:
     """Build ``task_id``'s play configuration with one env on the CPU and its rsl_rl actor.
@@ -72,6 +74,8 @@ def make_task_export(
         obs_group: The observation group the actor reads.
         episode_length_s: Override the task's episode length (seconds), e.g. to see resets
             in a short evaluation; None keeps the task's.
+        configure: Called with the environment configuration before the environment is
+            built, to change it (e.g. ``cfg.observations["actor"].history_length = 3``).
         quiet: Hide mjlab's and rsl_rl's console output while building.
 
     Raises:
@@ -99,6 +103,8 @@ def make_task_export(
     cfg.seed = seed
     if episode_length_s is not None:
         cfg.episode_length_s = float(episode_length_s)
+    if configure is not None:
+        configure(cfg)
     for event in SIM_ONLY_EVENTS:
         if cfg.events.pop(event, None) is not None:
             notes.append(f"event '{event}' removed (sim-only randomisation)")
