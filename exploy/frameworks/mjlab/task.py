@@ -96,7 +96,9 @@ def make_task_export(
     if quiet:
         import warp
 
-        warp.config.quiet = True  # no per-kernel "Module ... load" lines
+        warp.config.quiet = True
+        if hasattr(warp, "LOG_WARNING"):  # no per-kernel "Module ... load on device" lines
+            warp.config.log_level = max(int(warp.config.log_level), int(warp.LOG_WARNING))
     notes: list[str] = []
     cfg = load_env_cfg(task_id, play=True)
     cfg.scene.num_envs = 1
