@@ -85,7 +85,7 @@ def make_task_export(
     from mjlab.envs import ManagerBasedRlEnv
     from mjlab.rl import RslRlVecEnvWrapper
     from mjlab.tasks.registry import load_env_cfg, load_rl_cfg, load_runner_cls
-    from rsl_rl.runners import OnPolicyRunner
+    from mjlab.rl import MjlabOnPolicyRunner
 
     tasks = registered_tasks()
     if task_id not in tasks:
@@ -117,7 +117,7 @@ def make_task_export(
         env = ManagerBasedRlEnv(cfg=cfg, device="cpu")
         agent_cfg = load_rl_cfg(task_id)
         wrapped = RslRlVecEnvWrapper(env, clip_actions=agent_cfg.clip_actions)
-        runner_cls = load_runner_cls(task_id) or OnPolicyRunner
+        runner_cls = load_runner_cls(task_id) or MjlabOnPolicyRunner
         runner = runner_cls(wrapped, asdict(agent_cfg), log_dir=None, device="cpu")
         if checkpoint is not None:
             try:
