@@ -36,7 +36,8 @@ class MjlabExportableEnvironment(ExportableEnvironment):
     ``initial_value``.
 
     Args:
-        env: A built ``ManagerBasedRlEnv`` with one environment.
+        env: A built ``ManagerBasedRlEnv`` with one environment on the CPU (or mjlab's
+            ``RslRlVecEnvWrapper`` around one).
         obs_group: The observation group the actor reads (concatenated).
         switch_off_noise: Switch off observation noise of ``obs_group`` (noted in
             :attr:`notes`); when False, noise is an error.
@@ -50,6 +51,7 @@ class MjlabExportableEnvironment(ExportableEnvironment):
 
     def __init__(self, env: ManagerBasedRlEnv, *, obs_group: str = "actor", switch_off_noise: bool = True) -> None:
         super().__init__()
+        env = getattr(env, "unwrapped", env)  # accept mjlab's RslRlVecEnvWrapper too
         self._env = env
         self._group = obs_group
         self.notes: list[str] = []
@@ -84,6 +86,8 @@ class MjlabExportableEnvironment(ExportableEnvironment):
 
     def _check_env(self, switch_off_noise: bool) -> None:
         env, om = self._env, self._env.observation_manager
+        if str(env.device) != "cpu":
+            raise MjlabExportError(f"the environment runs on '{env.device}'; build it with device='cpu' for export")
         if env.num_envs != 1:
             raise MjlabExportError(f"the environment has {env.num_envs} envs; build it with scene.num_envs = 1")
         if self._group not in om.active_terms:
