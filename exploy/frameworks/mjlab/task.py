@@ -11,6 +11,7 @@ from typing import Any
 
 import torch
 
+from exploy.exporter.core.actor import add_actor_memory
 from exploy.frameworks.mjlab.actor import RslRlActor
 from exploy.frameworks.mjlab.env import MjlabExportableEnvironment
 from exploy.frameworks.mjlab.errors import MjlabExportError
@@ -62,6 +63,7 @@ def make_task_export(
     obs_group: str = "actor",
     episode_length_s: float | None = None,
     configure: Callable[[Any], None] | None = None,
+    configure_agent: Callable[[Any], None] | None = None,
     quiet: bool = True,
 ) -> TaskExport:
     """Build ``task_id``'s play configuration with one env on the CPU and its rsl_rl actor.
@@ -76,6 +78,9 @@ def make_task_export(
             in a short evaluation; None keeps the task's.
         configure: Called with the environment configuration before the environment is
             built, to change it (e.g. ``cfg.observations["actor"].history_length = 3``).
+        configure_agent: Called with the rsl_rl runner configuration before the runner is
+            built (e.g. a recurrent actor: ``cfg.actor.class_name = "RNNModel"``); it must
+            match the checkpoint.
         quiet: Hide mjlab's and rsl_rl's console output while building.
 
     Raises:
@@ -116,6 +121,8 @@ def make_task_export(
         torch.manual_seed(seed)
         env = ManagerBasedRlEnv(cfg=cfg, device="cpu")
         agent_cfg = load_rl_cfg(task_id)
+        if configure_agent is not None:
+            configure_agent(agent_cfg)
         wrapped = RslRlVecEnvWrapper(env, clip_actions=agent_cfg.clip_actions)
         runner_cls = load_runner_cls(task_id) or MjlabOnPolicyRunner
         runner = runner_cls(wrapped, asdict(agent_cfg), log_dir=None, device="cpu")
@@ -128,6 +135,11 @@ def make_task_export(
                 ) from err
         exp_env = MjlabExportableEnvironment(env, obs_group=obs_group)
     actor = RslRlActor(runner.alg.actor, obs_group=obs_group, clip_actions=agent_cfg.clip_actions)
+    if actor.recurrent:
+        with torch.no_grad():
+            actor(exp_env.empty_actor_observations())  # creates the recurrent state
+        add_actor_memory(context_manager=exp_env.context_manager(), get_hidden_states_func=actor.get_state)
+        notes.append("recurrent actor: its state is memory actor_hidden_state_<i>")
     return TaskExport(
         env=exp_env,
         actor=actor,

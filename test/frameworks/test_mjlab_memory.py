@@ -1,5 +1,6 @@
-"""Observation history terms become memory: the Go1 task with a 3-frame history on the actor group
-exports, evaluates at every substep across resets, and the file stacks frames oldest first."""
+"""Observation history terms and a recurrent actor's state become memory: the Go1 task with a
+3-frame history on the actor group and an LSTM actor exports, evaluates at every substep across
+resets, and the file stacks frames oldest first."""
 
 from __future__ import annotations
 
@@ -18,25 +19,38 @@ from exploy.frameworks.mjlab import make_task_export  # noqa: E402
 from exploy.runtime.session import SessionWrapper  # noqa: E402
 
 HISTORY = 3
+LSTM = 16
 
 
 def _with_history(cfg):
     cfg.observations["actor"].history_length = HISTORY
 
 
+def _lstm_actor(cfg):
+    cfg.actor.class_name = "RNNModel"
+    cfg.actor.rnn_type = "lstm"
+    cfg.actor.rnn_hidden_dim = LSTM
+    cfg.critic.class_name = "RNNModel"
+    cfg.critic.rnn_type = "lstm"
+    cfg.critic.rnn_hidden_dim = LSTM
+
+
 @pytest.fixture(scope="module")
 def go1_history(tmp_path_factory):
-    made = make_task_export(GO1_TASK, seed=2, episode_length_s=0.5, configure=_with_history)
+    made = make_task_export(GO1_TASK, seed=2, episode_length_s=0.5, configure=_with_history,
+                            configure_agent=_lstm_actor)
     path = export_environment_as_onnx(env=made.env, actor=made.actor, path=tmp_path_factory.mktemp("go1_history"))
     return made, path
 
 
-def test_history_terms_are_memory_and_evaluate_across_resets(go1_history):
+def test_history_and_lstm_state_are_memory_and_evaluate_across_resets(go1_history):
     made, path = go1_history
     meta = read_metadata(path)
-    history = {m.name: m.shape for m in meta.memories if m.name.startswith("obs_history.")}
-    assert history["obs_history.command"] == (1, HISTORY - 1, 3)
-    assert history["obs_history.joint_pos"] == (1, HISTORY - 1, 12)
+    memory = {m.name: m.shape for m in meta.memories}
+    assert memory["obs_history.command"] == (1, HISTORY - 1, 3)
+    assert memory["obs_history.joint_pos"] == (1, HISTORY - 1, 12)
+    assert memory["actor_hidden_state_0"] == memory["actor_hidden_state_1"] == (1, 1, LSTM)
+    assert made.actor.recurrent
     session = SessionWrapper(path.parent, path.name, actor=made.actor, optimize=False)
     with torch.inference_mode():
         report = run_evaluation(made.env, made.env.context_manager(), session, 60)
