@@ -1,8 +1,11 @@
-"""The exported Go1 file deploys in the policy node with the default topic map: JointState (by
+"""The exported Go1 file deploys in the policy node with the default topic map (inspect shows them,
+live replay of a recording matches): JointState (by
 joint name), Imu (base orientation; IMU gyro), Float32MultiArray (IMU linear velocity) and Twist
 in, JointState joint targets out, checked tick by tick against a bare onnxruntime loop."""
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pytest
@@ -78,3 +81,43 @@ def test_go1_file_runs_in_the_policy_node_with_default_topics(go1_file):
     positions = np.array([m.position for m in outs])
     np.testing.assert_allclose(positions[1:4], positions[[0, 0, 0]], atol=1e-6)
     assert not np.allclose(positions[4], positions[0])
+
+
+def test_inspect_lists_the_default_topics(go1_file, capsys):
+    from exploy.cli.main import main
+
+    assert main(["inspect", str(go1_file)]) == 0
+    out = capsys.readouterr().out
+    for topic, msg in [(JOINTS, "JointState"), (BASE_IMU, "Imu"), (GYRO, "Imu"), (LIN_VEL, "Float32MultiArray"),
+                       (CMD, "Twist"), ("~/output/joint_targets/joint_pos", "JointState")]:
+        assert re.search(rf"{re.escape(topic)}\s+\[\w+/msg/{msg}\]", out), topic
+
+
+def test_recording_replays_live_against_the_policy_node(go1, tmp_path):
+    import os
+
+    import rclpy
+    from rclpy.context import Context
+    from rclpy.parameter import Parameter
+
+    from exploy.bag.recorder import record
+    from exploy_ros.policy_node import PolicyNode
+    from exploy_ros.replay_node import replay_live
+
+    made, path = go1
+    bag = tmp_path / "run"
+    record(made.env, made.actor, path, bag, num_steps=30)
+    context = Context()
+    rclpy.init(context=context, domain_id=1 + (os.getpid() * 19 + 57) % 200)
+    ns = f"/mj{os.getpid()}"
+    node = PolicyNode(namespace=ns, context=context, parameter_overrides=[
+        Parameter("policy_path", value=str(path)), Parameter("use_sim_time", value=True)])
+    try:
+        assert not node.start_failed
+        result = replay_live(bag, path, node=f"{ns}/policy_node", context=context, spin_with=[node], timeout=5.0)
+    finally:
+        node.destroy_node()
+        rclpy.try_shutdown(context=context)
+    assert result.ok, result.first_divergence
+    assert result.mode == "live" and result.num_ticks == 30 * 4
+    assert result.outputs["output.joint_targets.joint_pos.pos"].compared_ticks == 30 * 4
