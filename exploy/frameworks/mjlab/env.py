@@ -44,7 +44,7 @@ class MjlabExportableEnvironment(ExportableEnvironment):
 
     Raises:
         MjlabExportError: when the environment cannot be exported (more than one env, a
-            missing or non-concatenated group, observation delay or history, NaN policies,
+            missing or non-concatenated group, observation delay, NaN policies,
             non-builtin sensors or entity data the adapter does not mirror read by the
             observations, encoder bias, non-joint action terms). The message names the term.
     """
@@ -71,6 +71,7 @@ class MjlabExportableEnvironment(ExportableEnvironment):
         self._hook_reset: Callable[[], None] | None = None
         self._hook_substep: Callable[[int], None] | None = None
         self._substep = 0
+        self._tracing = False
         with torch.inference_mode(False), torch.no_grad():
             env.reset()
         self._histories = [HistoryMemory(term, buffer) for term, buffer in history_buffers]  # after the reset's append
@@ -185,24 +186,26 @@ class MjlabExportableEnvironment(ExportableEnvironment):
         """
         self._hook_update, self._hook_reset, self._hook_substep = update, reset, evaluate_substep
         manager = self._env.action_manager
-        if getattr(manager, "_exploy_hooked", False):
+        if getattr(manager, "_exploy_owner", None) is None:  # wrap mjlab's method once per manager
+            original = manager.apply_action
+
+            def apply_action() -> None:
+                original()
+                owner = manager._exploy_owner
+                if owner is not None:
+                    owner._after_apply_action()
+
+            manager.apply_action = apply_action
+        manager._exploy_owner = self  # the latest wrapper of this environment receives the calls
+
+    def _after_apply_action(self) -> None:
+        if self._hook_substep is None or self._tracing:
             return
-        original = manager.apply_action
-
-        def apply_action() -> None:
-            original()
-            if self._hook_substep is None or self._tracing:
-                return
-            self.refresh(mid_step=True)
-            if self._hook_update is not None:
-                self._hook_update()
-            self._hook_substep(self._substep)
-            self._substep += 1
-
-        manager.apply_action = apply_action
-        manager._exploy_hooked = True
-
-    _tracing = False
+        self.refresh(mid_step=True)
+        if self._hook_update is not None:
+            self._hook_update()
+        self._hook_substep(self._substep)
+        self._substep += 1
 
     def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, bool]:
         """One mjlab ``step`` (``decimation`` substeps); returns the policy group and whether it reset."""
