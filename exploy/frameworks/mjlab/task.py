@@ -88,9 +88,8 @@ def make_task_export(
             the adapter cannot export (see :class:`MjlabExportableEnvironment`).
     """
     from mjlab.envs import ManagerBasedRlEnv
-    from mjlab.rl import RslRlVecEnvWrapper
+    from mjlab.rl import MjlabOnPolicyRunner, RslRlVecEnvWrapper
     from mjlab.tasks.registry import load_env_cfg, load_rl_cfg, load_runner_cls
-    from mjlab.rl import MjlabOnPolicyRunner
 
     tasks = registered_tasks()
     if task_id not in tasks:
