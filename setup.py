@@ -31,6 +31,18 @@ setup(
         "export": ["torch", "onnxscript", "tqdm"],
         # Recording and replaying rosbag2 files, with plots.
         "replay": ["rosbags", "matplotlib", "tqdm"],
+        # Export mjlab tasks directly (exploy.frameworks.mjlab, `exploy export --mjlab TASK`).
+        # mjlab 1.6.0 pins mujoco~=3.11.0; pin torch to a CPU build yourself where no GPU is.
+        "mjlab": [
+            "torch",
+            "onnxscript",
+            "tqdm",
+            "mjlab==1.6.0",
+            "mujoco==3.11.0",
+            "mujoco-warp==3.11.0",
+            "warp-lang",
+            "rsl-rl-lib",
+        ],
         "test": ["pytest", "mcap"],
     },
     python_requires=">=3.10",

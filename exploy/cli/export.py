@@ -1,4 +1,5 @@
-"""``exploy export MODULE:FACTORY [--arg K=V] --out DIR``: export and check an environment and its actor."""
+"""``exploy export MODULE:FACTORY [--arg K=V] --out DIR`` or ``exploy export --mjlab TASK_ID``: export and check
+an environment and its actor."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def add_parser(subparsers: Any) -> None:
         f"environment ({DEFAULT_EVALUATE_STEPS} policy steps unless --no-evaluate) and print a summary. "
         "Exit code 0 on success, 1 when the parity check fails, 2 on bad input.",
     )
-    add_factory_arguments(parser)
+    add_factory_arguments(parser, optional=True)
     parser.add_argument("--out", required=True, type=pathlib.Path, help="output folder")
     parser.add_argument("--filename", default="policy.onnx", help="policy file name (default: policy.onnx)")
     parser.add_argument(
@@ -33,15 +34,29 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--no-evaluate", action="store_true", help="skip the parity check")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    # mjlab tasks (the `mjlab` extra): exploy.frameworks.mjlab builds the task and its actor.
+    parser.add_argument("--mjlab", metavar="TASK_ID", default=None,
+                        help="export a registered mjlab task instead of MODULE:FACTORY, e.g. Mjlab-Velocity-Flat-Unitree-Go1")
+    parser.add_argument("--checkpoint", type=pathlib.Path, default=None,
+                        help="with --mjlab: rsl_rl checkpoint of the task (without one: a deterministic random actor)")
+    parser.add_argument("--seed", type=int, default=0, help="with --mjlab: seed of the random actor and of mjlab (default: 0)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     """Export (and evaluate); bad input raises an ExployError, mapped to exit 2 by ``main``."""
-    kwargs = parse_factory_args(args.factory_args)
     if args.evaluate < 0:
         raise FactoryError(f"--evaluate must be >= 0 policy steps, got {args.evaluate}")
-    env, actor = make_env_and_actor(args.factory, kwargs)
+    if (args.mjlab is None) == (args.factory is None):
+        raise FactoryError("give either MODULE:FACTORY or --mjlab TASK_ID")
+    if args.mjlab is not None:
+        if args.factory_args:
+            raise FactoryError("--arg goes with MODULE:FACTORY, not with --mjlab")
+        env, actor = _make_mjlab(args)
+    else:
+        if args.checkpoint is not None:
+            raise FactoryError("--checkpoint goes with --mjlab")
+        env, actor = make_env_and_actor(args.factory, parse_factory_args(args.factory_args))
 
     import torch
 
@@ -65,6 +80,30 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     print(report.summary())
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _make_mjlab(args: argparse.Namespace) -> tuple[Any, Any]:
+    """Build ``--mjlab TASK_ID`` and its actor; FactoryError (exit 2) says why it cannot be built."""
+    try:
+        from exploy.frameworks.mjlab import MjlabExportError, make_task_export
+    except ImportError as err:
+        raise FactoryError(
+            f"--mjlab needs mjlab ({err}); install the extra: pip install 'exploy_ros[mjlab]'"
+        ) from err
+    try:
+        made = make_task_export(args.mjlab, checkpoint=args.checkpoint, seed=args.seed)
+    except MjlabExportError:
+        raise
+    except Exception as err:  # mjlab, warp or rsl_rl failing inside the task's own code
+        raise FactoryError(f"building mjlab task '{args.mjlab}' failed: {type(err).__name__}: {err}") from err
+    if made.trained:
+        print(f"mjlab task {made.task_id}: trained actor from {args.checkpoint}")
+    else:
+        print(f"mjlab task {made.task_id}: NO checkpoint given, exporting a deterministic RANDOM actor "
+              f"(seed {args.seed}); pass --checkpoint model.pt for the trained policy")
+    for note in made.notes:
+        print(f"  note: {note}")
+    return made.env, made.actor
 
 
 def _size(path: pathlib.Path) -> str:

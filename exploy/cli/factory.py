@@ -134,10 +134,10 @@ def make_env_and_actor(spec: str, kwargs: dict[str, Any] | None = None) -> tuple
     return made
 
 
-def add_factory_arguments(parser: Any) -> None:
-    """The ``MODULE:FACTORY`` positional and the repeatable ``--arg KEY=VALUE`` option."""
+def add_factory_arguments(parser: Any, *, optional: bool = False) -> None:
+    """The ``MODULE:FACTORY`` positional (``optional``: may be left out) and ``--arg KEY=VALUE``."""
     parser.add_argument(
-        "factory", metavar="MODULE:FACTORY",
+        "factory", metavar="MODULE:FACTORY", **({"nargs": "?", "default": None} if optional else {}),
         help="e.g. exploy.examples.legged_robot:make_mlp_example; MODULE is imported from the current directory first",
     )
     parser.add_argument(
