@@ -1,6 +1,6 @@
 """The exported Go1 file deploys in the policy node with the default topic map (inspect shows them,
 live replay of a recording matches): JointState (by
-joint name), Imu (base orientation; IMU gyro), Float32MultiArray (IMU linear velocity) and Twist
+joint name), Imu (base orientation; IMU gyro), TwistStamped (IMU linear velocity) and Twist
 in, JointState joint targets out, checked tick by tick against a bare onnxruntime loop."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import pytest
 
 pytest.importorskip("mjlab", reason="the mjlab extra is not installed")
 
-from geometry_msgs.msg import Twist  # noqa: E402
-from policy_node_rig import Reference, Rig, array_msg  # noqa: E402
+from geometry_msgs.msg import Twist, TwistStamped  # noqa: E402
+from policy_node_rig import Reference, Rig  # noqa: E402
 from sensor_msgs.msg import Imu, JointState  # noqa: E402
 
 from exploy.format import read_metadata  # noqa: E402
@@ -21,7 +21,7 @@ from exploy.format import read_metadata  # noqa: E402
 JOINTS = "~/input/obj/robot/joints"
 BASE_IMU = "~/input/obj/robot/trunk/imu"
 GYRO = "~/input/sensor/imu/robot_imu"
-LIN_VEL = "~/input/sensor/imu/robot_imu/lin_vel_b_rt_w_in_b"
+LIN_VEL = "~/input/sensor/imu/robot_imu/twist"
 CMD = "~/input/cmd/se2_velocity/twist"
 TARGETS = "policy_node/output/joint_targets/joint_pos"
 
@@ -44,6 +44,8 @@ def _state(rng, joint_names):
     imu = Imu()
     imu.orientation.w = 1.0
     imu.angular_velocity.x, imu.angular_velocity.y, imu.angular_velocity.z = (float(v) for v in gyro)
+    velocimeter = TwistStamped()
+    velocimeter.twist.linear.x, velocimeter.twist.linear.y, velocimeter.twist.linear.z = (float(v) for v in lin_vel)
     twist = Twist()
     twist.linear.x, twist.linear.y, twist.angular.z = (float(v) for v in cmd)
     tensors = {
@@ -51,7 +53,7 @@ def _state(rng, joint_names):
         "sensor.imu.robot_imu.ang_vel_b_rt_w_in_b": gyro, "sensor.imu.robot_imu.lin_vel_b_rt_w_in_b": lin_vel,
         "cmd.se2_velocity.twist": cmd,
     }
-    msgs = {JOINTS: joints, BASE_IMU: base, GYRO: imu, LIN_VEL: array_msg(lin_vel), CMD: twist}
+    msgs = {JOINTS: joints, BASE_IMU: base, GYRO: imu, LIN_VEL: velocimeter, CMD: twist}
     return {k: v.astype(np.float32).reshape(1, -1) for k, v in tensors.items()}, msgs
 
 
@@ -62,7 +64,7 @@ def test_go1_file_runs_in_the_policy_node_with_default_topics(go1_file):
     rng = np.random.default_rng(5)
     ticks = 8  # two policy steps: Default and ProcessActions ticks
     inputs = []
-    with Rig(go1_file, params={"input_timeout_s": 0.0}) as rig:
+    with Rig(go1_file, params={"input_timeout_s": 0.0, "soft_start_s": 0.0}) as rig:
         outs = rig.collect(TARGETS, JointState)
         for k in range(ticks):
             tensors, msgs = _state(rng, joint_names)
@@ -88,7 +90,7 @@ def test_inspect_lists_the_default_topics(go1_file, capsys):
 
     assert main(["inspect", str(go1_file)]) == 0
     out = capsys.readouterr().out
-    for topic, msg in [(JOINTS, "JointState"), (BASE_IMU, "Imu"), (GYRO, "Imu"), (LIN_VEL, "Float32MultiArray"),
+    for topic, msg in [(JOINTS, "JointState"), (BASE_IMU, "Imu"), (GYRO, "Imu"), (LIN_VEL, "TwistStamped"),
                        (CMD, "Twist"), ("~/output/joint_targets/joint_pos", "JointState")]:
         assert re.search(rf"{re.escape(topic)}\s+\[\w+/msg/{msg}\]", out), topic
 
