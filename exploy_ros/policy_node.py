@@ -27,10 +27,13 @@ first). Outputs go out only while every input has arrived and none is stale.
 
 from __future__ import annotations
 
+import functools
 import gc
 import sys
 import threading
 import time
+import traceback
+from collections.abc import Callable
 
 import rclpy
 from rclpy.clock import Clock, ClockType
@@ -42,8 +45,8 @@ from std_msgs.msg import Float32MultiArray, UInt64
 from std_srvs.srv import Trigger
 from diagnostic_msgs.msg import DiagnosticArray
 
-from exploy.format.errors import PolicyFormatError
-from exploy.mapping import MappingError, build_topic_map, load_mapping_file
+from exploy.errors import ExployError
+from exploy.mapping import build_topic_map, load_mapping_file
 from exploy.mapping.errors import AdapterError
 from exploy.mapping.topic_map import TopicMap
 from exploy.runtime.errors import PolicyRuntimeError
@@ -53,11 +56,51 @@ from exploy_ros.diagnostics import TickStats, build_status
 from exploy_ros.inputs import InputStore
 from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC
 from exploy_ros.outputs import ArrayWriter, OutputWriter
-from exploy_ros.parameters import NodeSettings, SettingsError, declare_parameters, read_settings
+from exploy_ros.parameters import (
+    MAX_SIM_RATE_HZ,
+    NodeSettings,
+    SettingsError,
+    declare_parameters,
+    read_settings,
+)
 from exploy_ros.timing import NS_PER_S, SimClockTicker, TickThread, period_ns
+from exploy_ros.topic_names import check_topic_names
 
 NODE_NAME = "policy_node"
 LOG_PERIOD_NS = 2 * NS_PER_S
+
+Transition = Callable[["PolicyNode", LifecycleState], TransitionCallbackReturn]
+
+
+def _guarded(label: str, *, release: bool = False) -> Callable[[Transition], Transition]:
+    """Make a transition callback log every failure itself (rclpy drops exceptions raised in
+    transition callbacks without a word, and the node exits 1 with an empty log).
+
+    An :class:`~exploy.errors.ExployError` (bad file, mapping, parameter: the user's to fix)
+    is one error line and FAILURE. Anything else is one line with its type and message, the
+    traceback at DEBUG, and ERROR (rclpy then runs :meth:`PolicyNode.on_error`). With
+    ``release``, whatever the callback had created is released before returning.
+    """
+
+    def wrap(callback: Transition) -> Transition:
+        @functools.wraps(callback)
+        def guarded(self: PolicyNode, state: LifecycleState) -> TransitionCallbackReturn:
+            try:
+                return callback(self, state)
+            except ExployError as err:
+                self.get_logger().error(f"{label} failed: {err}")
+                code = TransitionCallbackReturn.FAILURE
+            except Exception as err:
+                self.get_logger().error(f"{label} failed: {type(err).__name__}: {err}")
+                self.get_logger().debug(traceback.format_exc())
+                code = TransitionCallbackReturn.ERROR
+            if release:
+                self._release_quietly()
+            return code
+
+        return guarded
+
+    return wrap
 
 
 class PolicyNode(LifecycleNode):
@@ -75,7 +118,9 @@ class PolicyNode(LifecycleNode):
 
     def __init__(self, node_name: str = NODE_NAME, *, namespace: str | None = None, **kwargs) -> None:
         super().__init__(node_name, namespace=namespace, **kwargs)
-        declare_parameters(self)
+        self._tick_thread: TickThread | None = None  # first: destroy_node reads it
+        self._active = False
+        self._refused = declare_parameters(self)
         self.settings: NodeSettings | None = None
         self.policy: Policy | None = None
         self.topic_map: TopicMap | None = None
@@ -91,12 +136,10 @@ class PolicyNode(LifecycleNode):
         self._tick_msg = UInt64()
         self._input_count_pub = None
         self._input_count = UInt64()
-        self._tick_thread: TickThread | None = None
         self._lock = threading.Lock()  # one tick, message or reset at a time
         self._diag_timer = None
         self._diag_pub = None
         self._ticker: SimClockTicker | None = None
-        self._active = False
         self._waiting_logged_ns = -LOG_PERIOD_NS
         self._output_logged_ns = -LOG_PERIOD_NS
         self._now_ns: int | None = None  # last /clock time (use_sim_time), None before the first
@@ -118,18 +161,21 @@ class PolicyNode(LifecycleNode):
             return False
         return self.trigger_activate() == TransitionCallbackReturn.SUCCESS
 
+    @_guarded("Configure", release=True)
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Load and validate the file, build the topic map, create topics and the reset service."""
+        """Load and validate the file, build the topic map, create topics and the reset service.
+
+        All or nothing: on any failure the reason is logged and everything made so far is
+        released, so a later configure (e.g. with corrected parameters) starts clean.
+        """
         log = self.get_logger()
-        try:
-            settings = read_settings(self)
-            policy = Policy(settings.policy_path)
-            config = load_mapping_file(settings.mapping_file) if settings.mapping_file else None
-            topic_map = build_topic_map(policy.meta, config)
-            rate = self._rate(settings, policy)
-        except (SettingsError, PolicyFormatError, PolicyRuntimeError, MappingError) as err:
-            log.error(f"Configure failed: {err}")
-            return TransitionCallbackReturn.FAILURE
+        self._release()  # a configure after a failed one starts from nothing
+        settings = read_settings(self, refused=self._refused)
+        policy = Policy(settings.policy_path)
+        config = load_mapping_file(settings.mapping_file) if settings.mapping_file else None
+        topic_map = build_topic_map(policy.meta, config)
+        check_topic_names(self, topic_map)
+        rate = self._rate(settings, policy)
         self.settings, self.policy, self.topic_map, self.rate_hz = settings, policy, topic_map, rate
         self.inputs = InputStore(
             topic_map.inputs,
@@ -152,9 +198,10 @@ class PolicyNode(LifecycleNode):
             self._outputs.append((writer, pub))
         if settings.publish_debug:
             actions_pub = self.create_publisher(Float32MultiArray, "~/actions", qos)
+            self._owned_publishers.append(actions_pub)
             obs_pub = self.create_publisher(Float32MultiArray, "~/obs", qos)
-            self._owned_publishers += [actions_pub, obs_pub]
-            shapes = {o.name: tuple(o.shape) for o in policy.session.session.get_outputs()}
+            self._owned_publishers.append(obs_pub)
+            shapes = policy.output_shapes
             self._debug = (
                 ArrayWriter("actions", _static(shapes.get("actions"))),
                 actions_pub,
@@ -162,8 +209,9 @@ class PolicyNode(LifecycleNode):
                 obs_pub,
             )
         self._tick_pub = self.create_publisher(UInt64, "~/tick", qos)
+        self._owned_publishers.append(self._tick_pub)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._owned_publishers += [self._tick_pub, self._diag_pub]
+        self._owned_publishers.append(self._diag_pub)
         self._reset_service = self.create_service(Trigger, "~/reset", self._on_reset)
         if settings.use_sim_time:
             self._input_count_pub = self.create_publisher(UInt64, f"~/{INPUT_COUNT_TOPIC}", INPUT_COUNT_QOS)
@@ -179,10 +227,17 @@ class PolicyNode(LifecycleNode):
         )
         return TransitionCallbackReturn.SUCCESS
 
+    @_guarded("Activate")
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Start ticking (timer, or ``/clock`` following with ``use_sim_time``)."""
+        """Start ticking (timer, or ``/clock`` following with ``use_sim_time``).
+
+        Inputs received while inactive count; inputs from before a deactivation do not (see
+        :meth:`on_deactivate`).
+        """
         if self.settings is None or self.inputs is None:
+            self.get_logger().error("Activate failed: the node is not configured")
             return TransitionCallbackReturn.FAILURE
+        self._waiting_logged_ns = -LOG_PERIOD_NS
         self.stats = TickStats()
         self._diag_last = (0, time.monotonic_ns())
         period = period_ns(self.rate_hz)
@@ -203,34 +258,62 @@ class PolicyNode(LifecycleNode):
             self.get_logger().info(f"Active; waiting for inputs: {', '.join(missing)}")
         return super().on_activate(state)
 
+    @_guarded("Deactivate")
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Stop ticking."""
+        """Stop ticking, and forget when inputs arrived: after the next activation the node
+        ticks only once every input has arrived again (a robot paused for minutes must not
+        resume on the values it had when it stopped)."""
         self._stop_ticking()
+        with self._lock:
+            if self.inputs is not None:
+                self.inputs.reset_times()
         return super().on_deactivate(state)
 
+    @_guarded("Cleanup", release=True)
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Release the policy, topics, service and timers."""
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
+    @_guarded("Shutdown", release=True)
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop ticking and release everything."""
         self._stop_ticking()
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
+    @_guarded("Error processing")
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """After an unexpected failure of a transition: stop, release everything, back to unconfigured."""
+        self._stop_ticking()
+        self._release()
+        self.get_logger().info("Recovered from the error: unconfigured, nothing held; configure again to retry")
+        return TransitionCallbackReturn.SUCCESS
+
     def destroy_node(self) -> None:
-        """Stop the tick thread, then destroy the node."""
+        """Stop the tick thread, then destroy the node (safe on a node whose constructor failed)."""
         self._stop_ticking()
         super().destroy_node()
 
     def _stop_ticking(self) -> None:
         self._active = False
-        thread, self._tick_thread = self._tick_thread, None
+        thread = getattr(self, "_tick_thread", None)
+        self._tick_thread = None
         if thread is not None:
             thread.stop()
         self._ticker = None
 
+    def _release_quietly(self) -> None:
+        """:meth:`_release`, logging instead of raising (it runs on the way out of a failure)."""
+        try:
+            self._stop_ticking()
+            self._release()
+        except Exception as err:
+            self.get_logger().error(f"Releasing after a failure failed: {type(err).__name__}: {err}")
+            self.get_logger().debug(traceback.format_exc())
+
     def _release(self) -> None:
+        """Destroy every entity :meth:`on_configure` made and forget the configuration."""
         for sub in self._owned_subscriptions:
             self.destroy_subscription(sub)
         for pub in self._owned_publishers:
@@ -247,6 +330,13 @@ class PolicyNode(LifecycleNode):
 
     def _rate(self, settings: NodeSettings, policy: Policy) -> float:
         file_rate = policy.update_rate
+        if file_rate is not None and not 0.0 < file_rate <= MAX_SIM_RATE_HZ:
+            if settings.sim_rate_hz is None:
+                raise SettingsError(
+                    f"{settings.policy_path.name} has update_rate {file_rate!r}, not a tick rate in "
+                    f"(0, {MAX_SIM_RATE_HZ:g}] Hz: re-export it, or set parameter 'sim_rate_hz'"
+                )
+            file_rate = None  # the parameter decides; nothing to compare with
         if settings.sim_rate_hz is None:
             if file_rate is None:
                 raise SettingsError(
@@ -267,8 +357,10 @@ class PolicyNode(LifecycleNode):
         def on_message(msg) -> None:
             inputs = self.inputs
             if inputs is not None:
+                decoded = inputs.decode(topic, msg)  # the slow part, outside the tick's lock
                 with self._lock:
-                    inputs.receive(topic, msg, self._clock_ns())
+                    if inputs is self.inputs:  # not reconfigured meanwhile
+                        inputs.commit(topic, decoded, self._clock_ns())
             if self._input_count_pub is not None:
                 self._input_count.data += 1
                 self._input_count_pub.publish(self._input_count)
