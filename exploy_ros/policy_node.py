@@ -35,6 +35,7 @@ import time
 import traceback
 from collections.abc import Callable
 
+import exploy_ros.ros_required  # noqa: F401  (first: without rclpy, one line instead of a traceback)
 import rclpy
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
