@@ -32,6 +32,31 @@ setup(
         # Recording and replaying rosbag2 files, with plots.
         "replay": ["rosbags", "matplotlib", "tqdm"],
         "test": ["pytest"],
+        # ROS 2 Kilted from PyPI wheels, for policy_node and replay_node without a ROS install
+        # (docs/install.md). On a robot ROS comes from apt instead (package.xml).
+        "ros": [
+            "ros-rclpy[fastrtps]>=9.1.2,<10",
+            "ros-rcl-interfaces~=2.3.0",
+            "ros-std-msgs~=5.5.1",
+            "ros-sensor-msgs~=5.5.1",
+            "ros-geometry-msgs~=5.5.1",
+            "ros-std-srvs~=5.5.1",
+            "ros-diagnostic-msgs~=5.5.1",
+            "ros-lifecycle-msgs~=2.3.0",
+            "ros-rosgraph-msgs~=2.3.0",
+        ],
+        # The same for ROS 2 Jazzy (LTS; rclpy 7.x). Not in the same venv as the "ros" extra.
+        "ros-jazzy": [
+            "ros-jazzy-rclpy[fastrtps]>=7.1.6,<8",
+            "ros-jazzy-rcl-interfaces>=2.0.3",
+            "ros-jazzy-std-msgs>=5.3.6",
+            "ros-jazzy-sensor-msgs>=5.3.6",
+            "ros-jazzy-geometry-msgs>=5.3.6",
+            "ros-jazzy-std-srvs>=5.3.6",
+            "ros-jazzy-diagnostic-msgs>=5.3.6",
+            "ros-jazzy-lifecycle-msgs>=2.0.3",
+            "ros-jazzy-rosgraph-msgs>=2.0.3",
+        ],
     },
     python_requires=">=3.10",
     zip_safe=True,
