@@ -12,7 +12,7 @@ reason, so configure fails with one line instead of the process dying with a tra
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -242,3 +242,37 @@ def read_settings(node: Node, *, refused: Mapping[str, str] | None = None) -> No
         realtime_priority=priority,
         use_sim_time=bool(node.get_parameter("use_sim_time").value),
     )
+
+
+def tick_rate(settings: NodeSettings, file_rate: float | None, *, warn: Callable[[str], None]) -> float:
+    """The rate the node ticks at: parameter ``sim_rate_hz`` if set, else the file's ``update_rate``.
+
+    Args:
+        settings: The validated parameters.
+        file_rate: The policy file's ``update_rate`` (Hz), or None.
+        warn: Called with a warning when the parameter and the file disagree.
+
+    Raises:
+        SettingsError: when the parameter is not set and the file has no usable rate (none,
+            NaN, infinite, not positive, above :data:`MAX_SIM_RATE_HZ`).
+    """
+    if file_rate is not None and not 0.0 < file_rate <= MAX_SIM_RATE_HZ:
+        if settings.sim_rate_hz is None:
+            raise SettingsError(
+                f"{settings.policy_path.name} has update_rate {file_rate!r}, not a tick rate in "
+                f"(0, {MAX_SIM_RATE_HZ:g}] Hz: re-export it, or set parameter 'sim_rate_hz'"
+            )
+        file_rate = None  # the parameter decides; nothing to compare with
+    if settings.sim_rate_hz is None:
+        if file_rate is None:
+            raise SettingsError(
+                f"{settings.policy_path.name} carries no update_rate: set parameter 'sim_rate_hz' "
+                "to the sim rate the policy was trained at"
+            )
+        return file_rate
+    if file_rate is not None and abs(file_rate - settings.sim_rate_hz) > 1e-6 * file_rate:
+        warn(
+            f"sim_rate_hz {settings.sim_rate_hz:g} differs from the file's update_rate {file_rate:g}; "
+            f"ticking at {settings.sim_rate_hz:g} Hz"
+        )
+    return settings.sim_rate_hz

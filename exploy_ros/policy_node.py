@@ -27,13 +27,11 @@ first). Outputs go out only while every input has arrived and none is stale.
 
 from __future__ import annotations
 
-import functools
 import gc
 import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
 
 import exploy_ros.ros_required  # noqa: F401  (first: without rclpy, one line instead of a traceback)
 import rclpy
@@ -46,7 +44,6 @@ from std_msgs.msg import Float32MultiArray, UInt64
 from std_srvs.srv import Trigger
 from diagnostic_msgs.msg import DiagnosticArray
 
-from exploy.errors import ExployError
 from exploy.mapping import build_topic_map, load_mapping_file
 from exploy.mapping.errors import AdapterError
 from exploy.mapping.topic_map import TopicMap
@@ -57,52 +54,13 @@ from exploy_ros.diagnostics import TickStats, build_status
 from exploy_ros.inputs import InputStore
 from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC
 from exploy_ros.outputs import ArrayWriter, OutputWriter
-from exploy_ros.parameters import (
-    MAX_SIM_RATE_HZ,
-    NodeSettings,
-    SettingsError,
-    declare_parameters,
-    read_settings,
-)
+from exploy_ros.parameters import NodeSettings, declare_parameters, read_settings, tick_rate
 from exploy_ros.timing import NS_PER_S, SimClockTicker, TickThread, period_ns
 from exploy_ros.topic_names import check_topic_names
+from exploy_ros.transitions import guarded
 
 NODE_NAME = "policy_node"
 LOG_PERIOD_NS = 2 * NS_PER_S
-
-Transition = Callable[["PolicyNode", LifecycleState], TransitionCallbackReturn]
-
-
-def _guarded(label: str, *, release: bool = False) -> Callable[[Transition], Transition]:
-    """Make a transition callback log every failure itself (rclpy drops exceptions raised in
-    transition callbacks without a word, and the node exits 1 with an empty log).
-
-    An :class:`~exploy.errors.ExployError` (bad file, mapping, parameter: the user's to fix)
-    is one error line and FAILURE. Anything else is one line with its type and message, the
-    traceback at DEBUG, and ERROR (rclpy then runs :meth:`PolicyNode.on_error`). With
-    ``release``, whatever the callback had created is released before returning.
-    """
-
-    def wrap(callback: Transition) -> Transition:
-        @functools.wraps(callback)
-        def guarded(self: PolicyNode, state: LifecycleState) -> TransitionCallbackReturn:
-            try:
-                return callback(self, state)
-            except ExployError as err:
-                self.get_logger().error(f"{label} failed: {err}")
-                code = TransitionCallbackReturn.FAILURE
-            except Exception as err:
-                self.get_logger().error(f"{label} failed: {type(err).__name__}: {err}")
-                self.get_logger().debug(traceback.format_exc())
-                code = TransitionCallbackReturn.ERROR
-            if release:
-                self._release_quietly()
-            return code
-
-        return guarded
-
-    return wrap
-
 
 class PolicyNode(LifecycleNode):
     """Runs one exploy policy file: inputs from topics, outputs to topics, memory inside.
@@ -162,7 +120,7 @@ class PolicyNode(LifecycleNode):
             return False
         return self.trigger_activate() == TransitionCallbackReturn.SUCCESS
 
-    @_guarded("Configure", release=True)
+    @guarded("Configure", release=True)
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Load and validate the file, build the topic map, create topics and the reset service.
 
@@ -176,7 +134,7 @@ class PolicyNode(LifecycleNode):
         config = load_mapping_file(settings.mapping_file) if settings.mapping_file else None
         topic_map = build_topic_map(policy.meta, config)
         check_topic_names(self, topic_map)
-        rate = self._rate(settings, policy)
+        rate = tick_rate(settings, policy.update_rate, warn=log.warning)
         self.settings, self.policy, self.topic_map, self.rate_hz = settings, policy, topic_map, rate
         self.inputs = InputStore(
             topic_map.inputs,
@@ -228,7 +186,7 @@ class PolicyNode(LifecycleNode):
         )
         return TransitionCallbackReturn.SUCCESS
 
-    @_guarded("Activate")
+    @guarded("Activate")
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Start ticking (timer, or ``/clock`` following with ``use_sim_time``).
 
@@ -259,7 +217,7 @@ class PolicyNode(LifecycleNode):
             self.get_logger().info(f"Active; waiting for inputs: {', '.join(missing)}")
         return super().on_activate(state)
 
-    @_guarded("Deactivate")
+    @guarded("Deactivate")
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Stop ticking, and forget when inputs arrived: after the next activation the node
         ticks only once every input has arrived again (a robot paused for minutes must not
@@ -270,20 +228,20 @@ class PolicyNode(LifecycleNode):
                 self.inputs.reset_times()
         return super().on_deactivate(state)
 
-    @_guarded("Cleanup", release=True)
+    @guarded("Cleanup", release=True)
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Release the policy, topics, service and timers."""
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
-    @_guarded("Shutdown", release=True)
+    @guarded("Shutdown", release=True)
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Stop ticking and release everything."""
         self._stop_ticking()
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
-    @_guarded("Error processing")
+    @guarded("Error processing")
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
         """After an unexpected failure of a transition: stop, release everything, back to unconfigured."""
         self._stop_ticking()
@@ -328,29 +286,6 @@ class PolicyNode(LifecycleNode):
         self._input_count_pub = None
         self.policy = self.topic_map = self.inputs = self.settings = None
         self._now_ns = None
-
-    def _rate(self, settings: NodeSettings, policy: Policy) -> float:
-        file_rate = policy.update_rate
-        if file_rate is not None and not 0.0 < file_rate <= MAX_SIM_RATE_HZ:
-            if settings.sim_rate_hz is None:
-                raise SettingsError(
-                    f"{settings.policy_path.name} has update_rate {file_rate!r}, not a tick rate in "
-                    f"(0, {MAX_SIM_RATE_HZ:g}] Hz: re-export it, or set parameter 'sim_rate_hz'"
-                )
-            file_rate = None  # the parameter decides; nothing to compare with
-        if settings.sim_rate_hz is None:
-            if file_rate is None:
-                raise SettingsError(
-                    f"{settings.policy_path.name} carries no update_rate: set parameter 'sim_rate_hz' "
-                    "to the sim rate the policy was trained at"
-                )
-            return file_rate
-        if file_rate is not None and abs(file_rate - settings.sim_rate_hz) > 1e-6 * file_rate:
-            self.get_logger().warning(
-                f"sim_rate_hz {settings.sim_rate_hz:g} differs from the file's update_rate {file_rate:g}; "
-                f"ticking at {settings.sim_rate_hz:g} Hz"
-            )
-        return settings.sim_rate_hz
 
     # -- callbacks --------------------------------------------------------------------------
 
