@@ -84,9 +84,12 @@ def test_docs_pip_install_path_works_verbatim_in_a_fresh_venv(tmp_path):
         "replay_node",
     ]
     lines = [*without_ros, *checks, *with_ros, "replay_node"]
-    result = subprocess.run(
-        ["bash", "-c", _session(lines)], cwd=repo, env=env, capture_output=True, text=True, timeout=900
-    )
+    try:
+        result = subprocess.run(
+            ["bash", "-c", _session(lines)], cwd=repo, env=env, capture_output=True, text=True, timeout=900
+        )
+    finally:
+        shutil.rmtree(home / "exploy-venv", ignore_errors=True)  # about 1 GB with torch: not kept in tmp
     out = result.stdout
     codes = {int(k): int(c) for k, c in re.findall(rf"{RC} (\d+) (\d+)", out)}
     assert len(codes) == len(lines), out[-3000:]
