@@ -62,6 +62,7 @@ from exploy_ros.transitions import guarded
 NODE_NAME = "policy_node"
 LOG_PERIOD_NS = 2 * NS_PER_S
 
+
 class PolicyNode(LifecycleNode):
     """Runs one exploy policy file: inputs from topics, outputs to topics, memory inside.
 
@@ -272,20 +273,29 @@ class PolicyNode(LifecycleNode):
             self.get_logger().debug(traceback.format_exc())
 
     def _release(self) -> None:
-        """Destroy every entity :meth:`on_configure` made and forget the configuration."""
-        for sub in self._owned_subscriptions:
-            self.destroy_subscription(sub)
-        for pub in self._owned_publishers:
-            self.destroy_publisher(pub)
+        """Destroy every entity :meth:`on_configure` made and forget the configuration.
+
+        Tries every entity even when one fails to be destroyed, then raises the first failure.
+        """
+        destroy = [(self.destroy_subscription, sub) for sub in self._owned_subscriptions]
+        destroy += [(self.destroy_publisher, pub) for pub in self._owned_publishers]
         if self._reset_service is not None:
-            self.destroy_service(self._reset_service)
+            destroy.append((self.destroy_service, self._reset_service))
         if self._diag_timer is not None:
-            self.destroy_timer(self._diag_timer)
+            destroy.append((self.destroy_timer, self._diag_timer))
         self._owned_subscriptions, self._owned_publishers, self._outputs, self._debug = [], [], [], None
         self._tick_pub = self._diag_pub = self._diag_timer = self._reset_service = None
         self._input_count_pub = None
         self.policy = self.topic_map = self.inputs = self.settings = None
         self._now_ns = None
+        failures = []
+        for method, entity in destroy:
+            try:
+                method(entity)
+            except Exception as err:  # keep going: release the rest
+                failures.append(err)
+        if failures:
+            raise failures[0]
 
     # -- callbacks --------------------------------------------------------------------------
 

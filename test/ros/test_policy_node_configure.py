@@ -1,5 +1,6 @@
 """All-or-nothing configure: a failure at any point is logged in one line, leaves no entity behind
-(counted through the ROS graph from another node), and a retry with good settings succeeds.
+(counted through the ROS graph from another node), and a retry with good settings succeeds;
+parameters (integers for doubles, limits, refused overrides); inputs after a deactivation.
 
 Real rclpy nodes on a private domain; the failures are real bad files, mappings and parameters,
 plus one fault injected into the node's own code (a subclass) for the "anything else" path.
@@ -9,9 +10,10 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import onnx
 import pytest
-from policy_node_rig import Rig, export_tutorial, unique_domain
+from policy_node_rig import Rig, array_msg, export_tutorial, tutorial_inputs, unique_domain
 from rcl_interfaces.msg import Log
 from rclpy.parameter import Parameter
 
@@ -228,3 +230,19 @@ def test_destroy_node_is_safe_on_a_half_built_node():
         node.destroy_node()
     finally:
         rclpy.try_shutdown(context=context)
+
+
+def test_after_deactivate_the_node_waits_for_every_input_again(mlp_file):
+    topics = {"foo": "~/input/foo", "bar_baz_group.bar": "~/input/bar_baz_group/bar", "bar_baz_group.baz": "~/input/bar_baz_group/baz"}
+    x = tutorial_inputs(np.random.default_rng(3))
+    with Rig(mlp_file, params={"sim_rate_hz": 100.0, "input_timeout_s": 0.0}) as rig:
+        rig.feed({topics[name]: array_msg(value) for name, value in x.items()})
+        rig.advance(1, expect_ticks=1)
+        assert rig.node.trigger_deactivate().name == "SUCCESS"
+        assert rig.node.trigger_activate().name == "SUCCESS"
+        ticks = len(rig.ticks)
+        rig.advance(3)
+        assert len(rig.ticks) == ticks  # the values from before the pause are not used
+        assert sorted(rig.node.inputs.missing()) == sorted(topics.values())
+        rig.feed({topics[name]: array_msg(value) for name, value in x.items()})
+        rig.advance(1, expect_ticks=1)
