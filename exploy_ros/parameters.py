@@ -130,8 +130,8 @@ class NodeSettings:
     use_sim_time: bool
 
 
-def descriptor(name: str, info: ParameterInfo) -> ParameterDescriptor:
-    """The :class:`ParameterDescriptor` of parameter ``name``: description, type or dynamic typing, limits."""
+def descriptor(info: ParameterInfo) -> ParameterDescriptor:
+    """The :class:`ParameterDescriptor` of a parameter: description, type (or dynamic typing for doubles), limits."""
     desc = ParameterDescriptor(description=info.description, read_only=info.read_only)
     if info.type == ParameterType.PARAMETER_DOUBLE:
         desc.dynamic_typing = True  # so an integer override is accepted; stored as a double below
@@ -156,10 +156,10 @@ def declare_parameters(node: Node) -> dict[str, str]:
     problems: dict[str, str] = {}
     for name, info in PARAMETERS.items():
         try:
-            node.declare_parameter(name, info.default, descriptor(name, info))
+            node.declare_parameter(name, info.default, descriptor(info))
         except Exception as err:  # InvalidParameterTypeException / InvalidParameterValueException
             problems[name] = _one_line(err)
-            node.declare_parameter(name, info.default, descriptor(name, info), ignore_override=True)
+            node.declare_parameter(name, info.default, descriptor(info), ignore_override=True)
             continue
         if info.type == ParameterType.PARAMETER_DOUBLE:
             problem = _store_as_double(node, name)
