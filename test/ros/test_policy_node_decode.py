@@ -68,5 +68,5 @@ def test_decoding_large_messages_does_not_stop_the_tick(legged_file, short_switc
         assert node.inputs.topics[JOINTS].received == received + 10  # every big message was taken
     expected = window * RATE_HZ
     assert window > 0.25, f"decoding took only {window:.3f} s: the message is too small to show a delay"
-    # Decoding under the lock ticks about once per message (under 10% of the periods here).
-    assert ticked >= 0.4 * expected, f"{ticked} ticks in {window:.3f} s while decoding, {expected:.0f} periods"
+    # Decoding under the lock ticks about once per message (5-11% of the periods here; 68-87% without).
+    assert ticked >= 0.3 * expected, f"{ticked} ticks in {window:.3f} s while decoding, {expected:.0f} periods"
