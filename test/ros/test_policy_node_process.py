@@ -107,3 +107,18 @@ def test_console_script_with_bad_settings_exits_1_with_one_logged_reason(tmp_pat
     failures = [line for line in err.splitlines() if "Configure failed" in line]
     assert len(failures) == 1 and says in failures[0], err
     assert "Traceback" not in err and "Exception" not in err
+
+
+def test_console_script_with_a_malformed_index_exits_1_with_one_line(tmp_path):
+    import onnx
+
+    model = onnx.load(str(export_tutorial(tmp_path, seed=7)))
+    (index,) = [p for p in model.metadata_props if p.key == "exploy.components"]
+    index.value = '{"components": 5}'
+    bad = tmp_path / "bad.onnx"
+    onnx.save(model, str(bad))
+    proc = _start(["-p", f"policy_path:={bad}", "-p", "sim_rate_hz:=100"], unique_domain())
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    assert len([line for line in err.splitlines() if "Configure failed" in line]) == 1, err
+    assert "Traceback" not in err
