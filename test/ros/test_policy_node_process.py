@@ -80,6 +80,16 @@ def test_console_script_with_a_corrupt_file_exits_1_with_the_reason(tmp_path):
     assert "Traceback" not in err
 
 
+def _communicate(proc: subprocess.Popen, timeout: float = 60) -> str:
+    """The process's stderr once it exited; killed (and the test failed) if it runs past ``timeout``."""
+    try:
+        return proc.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+
+
 @pytest.mark.parametrize(
     "case, says",
     [
@@ -102,7 +112,7 @@ def test_console_script_with_bad_settings_exits_1_with_one_logged_reason(tmp_pat
     elif case == "qos_depth 0":
         args += ["-p", "qos_depth:=0"]
     proc = _start(args, unique_domain())
-    _, err = proc.communicate(timeout=60)
+    err = _communicate(proc)
     assert proc.returncode == 1, err
     failures = [line for line in err.splitlines() if "Configure failed" in line]
     assert len(failures) == 1 and says in failures[0], err
@@ -118,7 +128,7 @@ def test_console_script_with_a_malformed_index_exits_1_with_one_line(tmp_path):
     bad = tmp_path / "bad.onnx"
     onnx.save(model, str(bad))
     proc = _start(["-p", f"policy_path:={bad}", "-p", "sim_rate_hz:=100"], unique_domain())
-    _, err = proc.communicate(timeout=60)
+    err = _communicate(proc)
     assert proc.returncode == 1, err
     assert len([line for line in err.splitlines() if "Configure failed" in line]) == 1, err
     assert "Traceback" not in err
