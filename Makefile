@@ -1,10 +1,16 @@
 # exploy: the two commands are `make demo` and `make test`. Both create .venv on first use.
+# `make test` also creates .venv-jazzy (ROS 2 Jazzy wheels) and runs the ROS tests in it.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+# Second venv: every pin of requirements-dev.txt but the ROS (ros-*) ones, plus requirements-jazzy.txt.
+VENV_JAZZY  ?= .venv-jazzy
+PY_JAZZY    := $(VENV_JAZZY)/bin/python
+STAMP_JAZZY := $(VENV_JAZZY)/.installed
+ROS_TESTS   := test/ros test/bag/test_bag_live.py
 
-.PHONY: venv test demo bench clean
+.PHONY: venv venv-jazzy test test-kilted test-jazzy demo bench clean
 
 venv: $(STAMP)
 
@@ -14,8 +20,22 @@ $(STAMP): requirements-dev.txt setup.py setup.cfg
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --use-pep517 -e .
 	touch $(STAMP)
 
-test: venv
+venv-jazzy: $(STAMP_JAZZY)
+
+$(STAMP_JAZZY): requirements-dev.txt requirements-jazzy.txt setup.py setup.cfg
+	$(PYTHON) -m venv $(VENV_JAZZY)
+	grep -v '^ros-' requirements-dev.txt > $(VENV_JAZZY)/requirements-base.txt
+	$(PY_JAZZY) -m pip install --quiet --disable-pip-version-check -r $(VENV_JAZZY)/requirements-base.txt -r requirements-jazzy.txt
+	$(PY_JAZZY) -m pip install --quiet --disable-pip-version-check --no-deps --use-pep517 -e .
+	touch $(STAMP_JAZZY)
+
+test: test-kilted test-jazzy
+
+test-kilted: venv
 	$(PY) -m pytest -q test
+
+test-jazzy: venv-jazzy
+	$(PY_JAZZY) -m pytest -q $(ROS_TESTS)
 
 demo: venv
 	$(PY) -m exploy.demo --out build/demo
@@ -26,4 +46,4 @@ bench: venv
 	$(PY) bench/replay.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(VENV_JAZZY) build *.egg-info

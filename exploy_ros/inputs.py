@@ -80,19 +80,44 @@ class InputStore:
     def receive(self, topic: str, msg: Any, now_ns: int) -> bool:
         """Decode ``msg`` of ``topic`` received at ``now_ns``; keep it if valid.
 
+        The same as :meth:`commit` of :meth:`decode`; a caller sharing the store with a tick
+        thread decodes outside its lock and commits under it.
+
         Returns:
             True when accepted. A rejected message leaves the last good values in place, is
             counted and logged (at most once per ``log_period_ns`` per topic).
         """
-        state = self.topics[topic]
+        return self.commit(topic, self.decode(topic, msg), now_ns)
+
+    def decode(self, topic: str, msg: Any) -> dict[str, np.ndarray] | AdapterError:
+        """Decode ``msg`` of ``topic`` into fresh arrays, without touching the stored values.
+
+        Safe to run while a tick reads the store (it changes nothing the tick reads), so the
+        slow part of taking a message needs no lock.
+
+        Returns:
+            The decoded tensors by component name, or the error that rejects the message.
+        """
         try:
-            decoded = state.decode(msg)
+            return self.topics[topic].decode(msg)
         except AdapterError as err:
+            return err
+
+    def commit(self, topic: str, decoded: dict[str, np.ndarray] | AdapterError, now_ns: int) -> bool:
+        """Swap a result of :meth:`decode` into the store at ``now_ns`` (cheap: run it under the lock).
+
+        Returns:
+            True when accepted; an :class:`AdapterError` is counted and logged (throttled) instead.
+        """
+        state = self.topics[topic]
+        if isinstance(decoded, AdapterError):
             state.rejected += 1
-            state.last_error = str(err)
+            state.last_error = str(decoded)
             if now_ns - state._last_log_ns >= self._log_period_ns:
                 state._last_log_ns = now_ns
-                self._log(f"Rejected message on {topic} ({state.rejected} so far), keeping the last good value: {err}")
+                self._log(
+                    f"Rejected message on {topic} ({state.rejected} so far), keeping the last good value: {decoded}"
+                )
             return False
         self.values.update(decoded)
         state.last_ns = now_ns
@@ -140,7 +165,8 @@ class InputStore:
                 state.last_ns = now_ns
 
     def reset_times(self) -> None:
-        """Forget receive times (e.g. on activation): every input must arrive again."""
+        """Forget receive times (the node calls it on deactivation): every input must arrive again
+        before :meth:`missing` is empty. The last values stay, but a tick waits for fresh ones."""
         self.all_arrived = not self.topics
         for state in self.topics.values():
             state.last_ns = None

@@ -37,8 +37,10 @@ import gc
 import sys
 import threading
 import time
+import traceback
 import warnings
 
+import exploy_ros.ros_required  # noqa: F401  (first: without rclpy, one line instead of a traceback)
 import rclpy
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
@@ -49,8 +51,7 @@ from std_msgs.msg import Float32MultiArray, UInt64
 from std_srvs.srv import Trigger
 from diagnostic_msgs.msg import DiagnosticArray
 
-from exploy.format.errors import PolicyFormatError
-from exploy.mapping import MappingError, build_topic_map, load_mapping_file
+from exploy.mapping import build_topic_map, load_mapping_file
 from exploy.mapping.errors import AdapterError
 from exploy.mapping.topic_map import TopicMap
 from exploy.runtime.errors import PolicyRuntimeError
@@ -62,7 +63,7 @@ from exploy_ros.diagnostics import TickStats, build_status
 from exploy_ros.inputs import InputStore
 from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC
 from exploy_ros.outputs import ArrayWriter, OutputWriter
-from exploy_ros.parameters import NodeSettings, SettingsError, declare_parameters, read_settings
+from exploy_ros.parameters import NodeSettings, declare_parameters, read_settings, tick_rate
 from exploy_ros.safety_io import (
     SafetyPorts,
     apply_parameter_change,
@@ -72,8 +73,12 @@ from exploy_ros.safety_io import (
     safety_values,
 )
 from exploy_ros.timing import NS_PER_S, SimClockTicker, TickThread, period_ns
+from exploy_ros.topic_names import OWN_TOPICS as NODE_TOPICS
+from exploy_ros.topic_names import check_topic_names
+from exploy_ros.transitions import guarded
 
 NODE_NAME = "policy_node"
+OWN_TOPICS = {**NODE_TOPICS, "~/state": "the node's safety state", "~/estop": "the node's e-stop service"}
 LOG_PERIOD_NS = 2 * NS_PER_S
 DIAGNOSTICS_WINDOW_NS = 5 * NS_PER_S
 """Diagnostics levels judge the counters over this recent window (totals stay in the values)."""
@@ -94,12 +99,14 @@ class PolicyNode(LifecycleNode):
 
     def __init__(self, node_name: str = NODE_NAME, *, namespace: str | None = None, **kwargs) -> None:
         super().__init__(node_name, namespace=namespace, **kwargs)
-        declare_parameters(self)
-        declare_safety_parameters(self)
+        self._tick_thread: TickThread | None = None  # first: destroy_node reads it
+        self._active = False
         self.safety: Supervisor | None = None
         self._safety_ports: SafetyPorts | None = None
         self._measurement_topics: tuple[str, ...] = ()
         self._recent = RecentCounts(DIAGNOSTICS_WINDOW_NS)
+        self._refused = declare_parameters(self)
+        declare_safety_parameters(self)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.settings: NodeSettings | None = None
         self.policy: Policy | None = None
@@ -116,12 +123,10 @@ class PolicyNode(LifecycleNode):
         self._tick_msg = UInt64()
         self._input_count_pub = None
         self._input_count = UInt64()
-        self._tick_thread: TickThread | None = None
         self._lock = threading.Lock()  # one tick, message or reset at a time
         self._diag_timer = None
         self._diag_pub = None
         self._ticker: SimClockTicker | None = None
-        self._active = False
         self._waiting_logged_ns = -LOG_PERIOD_NS
         self._output_logged_ns = -LOG_PERIOD_NS
         self._now_ns: int | None = None  # last /clock time (use_sim_time), None before the first
@@ -143,27 +148,30 @@ class PolicyNode(LifecycleNode):
             return False
         return self.trigger_activate() == TransitionCallbackReturn.SUCCESS
 
+    @guarded("Configure", release=True)
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Load and validate the file, build the topic map, create topics and the reset service."""
+        """Load and validate the file, build the topic map, create topics and the reset service.
+
+        All or nothing: on any failure the reason is logged and everything made so far is
+        released, so a later configure (e.g. with corrected parameters) starts clean.
+        """
         log = self.get_logger()
-        try:
-            settings = read_settings(self)
-            with warnings.catch_warnings(record=True) as caught:  # provider fallbacks: to the node log
-                warnings.simplefilter("always", ExecutionProviderWarning)
-                policy = Policy(
-                    settings.policy_path,
-                    first_step=settings.first_step,
-                    execution_providers=settings.execution_providers,
-                )
-            for warning in caught:
-                log.warning(str(warning.message))
-            config = load_mapping_file(settings.mapping_file) if settings.mapping_file else None
-            topic_map = build_topic_map(policy.meta, config)
-            rate = self._rate(settings, policy)
-            supervisor = build_supervisor(self, policy, topic_map, on_transition=self._on_safety_transition)
-        except (SettingsError, PolicyFormatError, PolicyRuntimeError, MappingError, SafetyError) as err:
-            log.error(f"Configure failed: {err}")
-            return TransitionCallbackReturn.FAILURE
+        self._release()  # a configure after a failed one starts from nothing
+        settings = read_settings(self, refused=self._refused)
+        with warnings.catch_warnings(record=True) as caught:  # provider fallbacks: to the node log
+            warnings.simplefilter("always", ExecutionProviderWarning)
+            policy = Policy(
+                settings.policy_path,
+                first_step=settings.first_step,
+                execution_providers=settings.execution_providers,
+            )
+        for warning in caught:
+            log.warning(str(warning.message))
+        config = load_mapping_file(settings.mapping_file) if settings.mapping_file else None
+        topic_map = build_topic_map(policy.meta, config)
+        check_topic_names(self, topic_map, own=OWN_TOPICS)
+        rate = tick_rate(settings, policy.update_rate, warn=log.warning)
+        supervisor = build_supervisor(self, policy, topic_map, on_transition=self._on_safety_transition)
         self.settings, self.policy, self.topic_map, self.rate_hz = settings, policy, topic_map, rate
         self.safety = supervisor
         self._measurement_topics = measurement_topics(supervisor.layout, topic_map)
@@ -188,9 +196,10 @@ class PolicyNode(LifecycleNode):
             self._outputs.append((writer, pub))
         if settings.publish_debug:
             actions_pub = self.create_publisher(Float32MultiArray, "~/actions", qos)
+            self._owned_publishers.append(actions_pub)
             obs_pub = self.create_publisher(Float32MultiArray, "~/obs", qos)
-            self._owned_publishers += [actions_pub, obs_pub]
-            shapes = {o.name: tuple(o.shape) for o in policy.session.session.get_outputs()}
+            self._owned_publishers.append(obs_pub)
+            shapes = policy.output_shapes
             self._debug = (
                 ArrayWriter("actions", _static(shapes.get("actions"))),
                 actions_pub,
@@ -198,8 +207,9 @@ class PolicyNode(LifecycleNode):
                 obs_pub,
             )
         self._tick_pub = self.create_publisher(UInt64, "~/tick", qos)
+        self._owned_publishers.append(self._tick_pub)
         self._diag_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._owned_publishers += [self._tick_pub, self._diag_pub]
+        self._owned_publishers.append(self._diag_pub)
         self._reset_service = self.create_service(Trigger, "~/reset", self._on_reset)
         self._safety_ports = SafetyPorts(self, supervisor, self._lock)
         if settings.use_sim_time:
@@ -216,10 +226,17 @@ class PolicyNode(LifecycleNode):
         )
         return TransitionCallbackReturn.SUCCESS
 
+    @guarded("Activate")
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Start ticking (timer, or ``/clock`` following with ``use_sim_time``)."""
+        """Start ticking (timer, or ``/clock`` following with ``use_sim_time``).
+
+        Inputs received while inactive count; inputs from before a deactivation do not (see
+        :meth:`on_deactivate`).
+        """
         if self.settings is None or self.inputs is None:
+            self.get_logger().error("Activate failed: the node is not configured")
             return TransitionCallbackReturn.FAILURE
+        self._waiting_logged_ns = -LOG_PERIOD_NS
         self.stats = TickStats()
         self._diag_last = (0, time.monotonic_ns())
         self._recent = RecentCounts(DIAGNOSTICS_WINDOW_NS)
@@ -246,66 +263,88 @@ class PolicyNode(LifecycleNode):
             self.get_logger().info(f"Active; waiting for inputs: {', '.join(missing)}")
         return super().on_activate(state)
 
+    @guarded("Deactivate")
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        """Stop ticking."""
+        """Stop ticking, and forget when inputs arrived: after the next activation the node
+        ticks only once every input has arrived again (a robot paused for minutes must not
+        resume on the values it had when it stopped)."""
         self._stop_ticking()
+        with self._lock:
+            if self.inputs is not None:
+                self.inputs.reset_times()
         return super().on_deactivate(state)
 
+    @guarded("Cleanup", release=True)
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         """Release the policy, topics, service and timers."""
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
+    @guarded("Shutdown", release=True)
     def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """Stop ticking and release everything."""
         self._stop_ticking()
         self._release()
         return TransitionCallbackReturn.SUCCESS
 
+    @guarded("Error processing")
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """After an unexpected failure of a transition: stop, release everything, back to unconfigured."""
+        self._stop_ticking()
+        self._release()
+        self.get_logger().info("Recovered from the error: unconfigured, nothing held; configure again to retry")
+        return TransitionCallbackReturn.SUCCESS
+
     def destroy_node(self) -> None:
-        """Stop the tick thread, then destroy the node."""
+        """Stop the tick thread, then destroy the node (safe on a node whose constructor failed)."""
         self._stop_ticking()
         super().destroy_node()
 
     def _stop_ticking(self) -> None:
         self._active = False
-        thread, self._tick_thread = self._tick_thread, None
+        thread = getattr(self, "_tick_thread", None)
+        self._tick_thread = None
         if thread is not None:
             thread.stop()
         self._ticker = None
 
+    def _release_quietly(self) -> None:
+        """:meth:`_release`, logging instead of raising (it runs on the way out of a failure)."""
+        try:
+            self._stop_ticking()
+            self._release()
+        except Exception as err:
+            self.get_logger().error(f"Releasing after a failure failed: {type(err).__name__}: {err}")
+            self.get_logger().debug(traceback.format_exc())
+
     def _release(self) -> None:
-        for sub in self._owned_subscriptions:
-            self.destroy_subscription(sub)
-        for pub in self._owned_publishers:
-            self.destroy_publisher(pub)
+        """Destroy every entity :meth:`on_configure` made and forget the configuration.
+
+        Tries every entity even when one fails to be destroyed, then raises the first failure.
+        """
+        destroy = [(self.destroy_subscription, sub) for sub in self._owned_subscriptions]
+        destroy += [(self.destroy_publisher, pub) for pub in self._owned_publishers]
         if self._reset_service is not None:
-            self.destroy_service(self._reset_service)
+            destroy.append((self.destroy_service, self._reset_service))
         if self._diag_timer is not None:
-            self.destroy_timer(self._diag_timer)
+            destroy.append((self.destroy_timer, self._diag_timer))
         if self._safety_ports is not None:
-            self._safety_ports.destroy()
+            ports = self._safety_ports
+            destroy += [(self.destroy_publisher, ports.state_pub), (self.destroy_service, ports.estop_srv)]
         self._safety_ports, self.safety, self._measurement_topics = None, None, ()
         self._owned_subscriptions, self._owned_publishers, self._outputs, self._debug = [], [], [], None
         self._tick_pub = self._diag_pub = self._diag_timer = self._reset_service = None
         self._input_count_pub = None
         self.policy = self.topic_map = self.inputs = self.settings = None
         self._now_ns = None
-
-    def _rate(self, settings: NodeSettings, policy: Policy) -> float:
-        file_rate = policy.update_rate
-        if settings.sim_rate_hz is None:
-            if file_rate is None:
-                raise SettingsError(
-                    f"{settings.policy_path.name} carries no update_rate: set parameter 'sim_rate_hz' "
-                    "to the sim rate the policy was trained at"
-                )
-            return file_rate
-        if file_rate is not None and abs(file_rate - settings.sim_rate_hz) > 1e-6 * file_rate:
-            self.get_logger().warning(
-                f"sim_rate_hz {settings.sim_rate_hz:g} differs from the file's update_rate {file_rate:g}; "
-                f"ticking at {settings.sim_rate_hz:g} Hz"
-            )
-        return settings.sim_rate_hz
+        failures = []
+        for method, entity in destroy:
+            try:
+                method(entity)
+            except Exception as err:  # keep going: release the rest
+                failures.append(err)
+        if failures:
+            raise failures[0]
 
     # -- callbacks --------------------------------------------------------------------------
 
@@ -313,8 +352,10 @@ class PolicyNode(LifecycleNode):
         def on_message(msg) -> None:
             inputs = self.inputs
             if inputs is not None:
+                decoded = inputs.decode(topic, msg)  # the slow part, outside the tick's lock
                 with self._lock:
-                    inputs.receive(topic, msg, self._clock_ns())
+                    if inputs is self.inputs:  # not reconfigured meanwhile
+                        inputs.commit(topic, decoded, self._clock_ns())
             if self._input_count_pub is not None:
                 self._input_count.data += 1
                 self._input_count_pub.publish(self._input_count)

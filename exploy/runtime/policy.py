@@ -159,6 +159,12 @@ class Policy:
         return dict(self._ranges)
 
     @property
+    def output_shapes(self) -> dict[str, tuple[int | str | None, ...]]:
+        """Every graph output's shape by output name, as the graph declares it (a symbolic
+        dimension is its name or None)."""
+        return {out.name: tuple(out.shape) for out in self.session.session.get_outputs()}
+
+    @property
     def memory(self) -> dict[str, np.ndarray]:
         """A copy of the current memory, by memory name."""
         return {spec.name: self._memory[spec.input_name].copy() for spec in self._memories}

@@ -87,16 +87,23 @@ class Rig:
         policy_path: The policy file.
         sim_time: Drive the node from /clock published by the peer.
         params: Further node parameters.
-        node_kwargs: Further PolicyNode keyword arguments.
+        node_class: The node class (a PolicyNode subclass injecting a fault, say).
     """
 
-    def __init__(self, policy_path: pathlib.Path | str, *, sim_time: bool = True, params: Mapping[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        policy_path: pathlib.Path | str,
+        *,
+        sim_time: bool = True,
+        params: Mapping[str, Any] | None = None,
+        node_class: type[PolicyNode] = PolicyNode,
+    ) -> None:
         self.domain = unique_domain()
         self.ns = f"/t{os.getpid()}_{next(_COUNTER)}"
         self.context = Context()
         rclpy.init(context=self.context, domain_id=self.domain)
         overrides = {"policy_path": str(policy_path), "use_sim_time": sim_time, **(params or {})}
-        self.node = PolicyNode(
+        self.node = node_class(
             namespace=self.ns,
             context=self.context,
             parameter_overrides=[Parameter(k, value=v) for k, v in overrides.items()],

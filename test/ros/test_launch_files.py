@@ -1,7 +1,8 @@
 """launch/policy.launch.py and config/policy_node.yaml: what they name exists and matches the node.
 
 launch and launch_ros are not installable here, so the launch file is compiled and read (AST),
-not run; the params file is loaded by a real node.
+not run; its parameter assembly (exploy_ros.launch_params) is run, and its result is handed to a
+real node the way launch_ros hands it (one --params-file per entry, in order).
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import ast
 import pathlib
 import re
 
+import pytest
 import rclpy
 import yaml
 from rclpy.context import Context
 
+from exploy_ros.launch_params import LaunchArgumentError, node_parameters
 from exploy_ros.parameters import PARAMETERS
 from exploy_ros.policy_node import PolicyNode
 
@@ -91,3 +94,78 @@ def test_params_file_loads_into_a_real_node():
         node.destroy_node()
     finally:
         rclpy.try_shutdown(context=context)
+
+
+# -- the parameter assembly of the launch file (exploy_ros.launch_params) ---------------------
+
+
+def _as_launch_ros_would(parameters: list, tmp_path: pathlib.Path) -> list[str]:
+    """The node's command-line arguments for a launch ``parameters`` list, as launch_ros makes
+    them: each entry in order as a ``--params-file`` (a dict is written to a YAML file first);
+    rcl applies them in order, a later file winning."""
+    args = ["--ros-args"]
+    for k, entry in enumerate(parameters):
+        if isinstance(entry, dict):
+            path = tmp_path / f"launch_params_{k}.yaml"
+            path.write_text(yaml.safe_dump({"/**": {"ros__parameters": entry}}))
+            entry = str(path)
+        args += ["--params-file", entry]
+    return args
+
+
+def _node_with(cli_args: list[str]) -> dict:
+    context = Context()
+    rclpy.init(context=context, domain_id=231)
+    try:
+        node = PolicyNode(namespace="/launch_params_test", context=context, cli_args=cli_args)
+        values = {name: node.get_parameter(name).value for name in (*PARAMETERS, "use_sim_time")}
+        node.destroy_node()
+        return values
+    finally:
+        rclpy.try_shutdown(context=context)
+
+
+def test_launch_arguments_not_given_leave_the_params_file_values(tmp_path):
+    params = tmp_path / "robot.yaml"
+    params.write_text(
+        "/**:\n  ros__parameters:\n    autostart: false\n    mapping_file: /robot/mapping.yaml\n"
+        "    use_sim_time: true\n    policy_path: /robot/policy.onnx\n"
+    )
+    parameters = node_parameters(
+        params_file=str(params), given={"policy_path": "", "mapping_file": "", "use_sim_time": ""}
+    )
+    assert parameters == [str(params)]
+    values = _node_with(_as_launch_ros_would(parameters, tmp_path))
+    assert values["mapping_file"] == "/robot/mapping.yaml"
+    assert values["use_sim_time"] is True
+    assert values["policy_path"] == "/robot/policy.onnx"
+
+
+def test_launch_arguments_given_override_the_params_file(tmp_path):
+    params = tmp_path / "robot.yaml"
+    params.write_text("/**:\n  ros__parameters:\n    autostart: false\n    mapping_file: /robot/mapping.yaml\n    use_sim_time: true\n")
+    parameters = node_parameters(
+        params_file=str(params), given={"policy_path": "/x/p.onnx", "mapping_file": "", "use_sim_time": "False"}
+    )
+    assert parameters == [str(params), {"policy_path": "/x/p.onnx", "use_sim_time": False}]
+    values = _node_with(_as_launch_ros_would(parameters, tmp_path))
+    assert values["use_sim_time"] is False and values["policy_path"] == "/x/p.onnx"
+    assert values["mapping_file"] == "/robot/mapping.yaml"  # not given: the file's value holds
+
+
+def test_launch_rejects_a_use_sim_time_that_is_not_a_boolean():
+    with pytest.raises(LaunchArgumentError, match="use_sim_time:='maybe' is not a boolean"):
+        node_parameters(params_file="p.yaml", given={"use_sim_time": "maybe"})
+
+
+def test_launch_file_assembles_the_parameters_with_node_parameters():
+    tree = _tree()
+    calls = {getattr(c.func, "id", None) for c in ast.walk(tree) if isinstance(c, ast.Call)}
+    assert {"node_parameters", "OpaqueFunction"} <= calls
+    defaults = {
+        call.args[0].value: next((kw.value.value for kw in call.keywords if kw.arg == "default_value" and isinstance(kw.value, ast.Constant)), None)
+        for call in ast.walk(tree)
+        if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "DeclareLaunchArgument"
+    }
+    # an argument with a non-empty default would always override the params file
+    assert defaults["policy_path"] == defaults["mapping_file"] == defaults["use_sim_time"] == ""

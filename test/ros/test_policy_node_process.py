@@ -78,3 +78,57 @@ def test_console_script_with_a_corrupt_file_exits_1_with_the_reason(tmp_path):
     assert proc.returncode == 1
     assert "Configure failed" in err and "cannot load" in err and str(bad) in err
     assert "Traceback" not in err
+
+
+def _communicate(proc: subprocess.Popen, timeout: float = 60) -> str:
+    """The process's stderr once it exited; killed (and the test failed) if it runs past ``timeout``."""
+    try:
+        return proc.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+
+
+@pytest.mark.parametrize(
+    "case, says",
+    [
+        ("mapping on ~/tick", "tick counter"),
+        ("mapping on /rosout", "ROS log"),
+        ("300-char topic", "not a valid ROS topic name"),
+        ("qos_depth 0", "Parameter 'qos_depth'"),
+        ("sim_rate_hz a word", "Parameter 'sim_rate_hz'"),
+    ],
+)
+def test_console_script_with_bad_settings_exits_1_with_one_logged_reason(tmp_path, case, says):
+    path = export_tutorial(tmp_path, seed=6)
+    rate = "fast" if case == "sim_rate_hz a word" else "200"  # 200: an integer for a double
+    args = ["-p", f"policy_path:={path}", "-p", f"sim_rate_hz:={rate}"]
+    mapping = tmp_path / "mapping.yaml"
+    topic = {"mapping on ~/tick": "~/tick", "mapping on /rosout": "/rosout", "300-char topic": "t" * 300}.get(case)
+    if topic:
+        mapping.write_text(f"components:\n  foo: {{topic: '{topic}'}}\n")
+        args += ["-p", f"mapping_file:={mapping}"]
+    elif case == "qos_depth 0":
+        args += ["-p", "qos_depth:=0"]
+    proc = _start(args, unique_domain())
+    err = _communicate(proc)
+    assert proc.returncode == 1, err
+    failures = [line for line in err.splitlines() if "Configure failed" in line]
+    assert len(failures) == 1 and says in failures[0], err
+    assert "Traceback" not in err and "Exception" not in err
+
+
+def test_console_script_with_a_malformed_index_exits_1_with_one_line(tmp_path):
+    import onnx
+
+    model = onnx.load(str(export_tutorial(tmp_path, seed=7)))
+    (index,) = [p for p in model.metadata_props if p.key == "exploy.components"]
+    index.value = '{"components": 5}'
+    bad = tmp_path / "bad.onnx"
+    onnx.save(model, str(bad))
+    proc = _start(["-p", f"policy_path:={bad}", "-p", "sim_rate_hz:=100"], unique_domain())
+    err = _communicate(proc)
+    assert proc.returncode == 1, err
+    assert len([line for line in err.splitlines() if "Configure failed" in line]) == 1, err
+    assert "Traceback" not in err
