@@ -24,7 +24,7 @@ venv-jazzy: $(STAMP_JAZZY)
 
 $(STAMP_JAZZY): requirements-dev.txt requirements-jazzy.txt setup.py setup.cfg
 	$(PYTHON) -m venv $(VENV_JAZZY)
-	grep -v '^ros-' requirements-dev.txt > $(VENV_JAZZY)/requirements-base.txt
+	grep -v -E '^(ros-|mjlab|mujoco-warp|warp-lang|rsl-rl-lib)' requirements-dev.txt > $(VENV_JAZZY)/requirements-base.txt
 	$(PY_JAZZY) -m pip install --quiet --disable-pip-version-check -r $(VENV_JAZZY)/requirements-base.txt -r requirements-jazzy.txt
 	$(PY_JAZZY) -m pip install --quiet --disable-pip-version-check --no-deps --use-pep517 -e .
 	touch $(STAMP_JAZZY)

@@ -109,8 +109,8 @@ def test_configure_retry_with_good_settings_creates_each_entity_once(mlp_file, t
         subs, pubs, srvs = before
         expected = (
             subs | {ns + t for t in INPUTS},
-            pubs | {ns + "/output/out", ns + "/tick", "/diagnostics"},
-            srvs | {ns + "/reset"},
+            pubs | {ns + "/output/out", ns + "/tick", ns + "/state", "/diagnostics"},
+            srvs | {ns + "/reset", ns + "/estop"},
         )
         _settle(rig, expected, "the configured node's entities")
         assert len(list(rig.node.subscriptions)) == len(expected[0] - before[0])  # each input subscribed once
@@ -162,11 +162,9 @@ def test_file_with_a_bad_update_rate_fails_configure_with_one_line(mlp_file, tmp
         rig.spin_until(lambda: _errors(logs), what="the error on /rosout")
         (line,) = _errors(logs)
         assert line.startswith("Configure failed: ") and "update_rate" in line and "\n" not in line
-        if rate == "fast":
-            return  # not a number: the file itself is refused
-        # the parameter overrides the file's rate: then the node runs
+        # the file itself is refused at load (exploy.format): a parameter cannot paper over it
         rig.node.set_parameters([Parameter("sim_rate_hz", value=50)])
-        assert rig.node.trigger_configure().name == "SUCCESS" and rig.node.rate_hz == 50.0
+        assert rig.node.trigger_configure().name == "FAILURE"
 
 
 def test_integer_for_a_double_parameter_is_taken_as_that_double(mlp_file):

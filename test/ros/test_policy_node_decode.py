@@ -20,7 +20,7 @@ from sensor_msgs.msg import Imu, JointState
 
 from exploy.examples.legged_robot import JOINT_NAMES, make_mlp_example
 from exploy.exporter.core.exporter import export_environment_as_onnx
-from exploy.mapping.codec import joint_indices
+from exploy.mapping.decoders import JOINT_INDEX_CACHE
 
 JOINTS = "~/input/obj/robot/joints"
 IMU = "~/input/obj/robot/base/imu"
@@ -61,7 +61,7 @@ def test_decoding_large_messages_does_not_stop_the_tick(legged_file, short_switc
         received = node.inputs.topics[JOINTS].received
         ticks, start = node.stats.ticks, time.monotonic()
         for _ in range(10):
-            joint_indices.cache_clear()  # every message decoded in full, as a new joint list would be
+            JOINT_INDEX_CACHE.clear()  # every message decoded in full, as a new joint list would be
             callback(big)
         window = time.monotonic() - start
         ticked = node.stats.ticks - ticks
