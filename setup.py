@@ -31,6 +31,8 @@ setup(
         "export": ["torch", "onnxscript", "tqdm"],
         # Recording and replaying rosbag2 files, with plots.
         "replay": ["rosbags", "matplotlib", "tqdm"],
+        # The MuJoCo robot and sim-to-sim closed loop (exploy.sim, mujoco_sim_node).
+        "sim": ["mujoco==3.11.0"],
         "test": ["pytest"],
     },
     python_requires=">=3.10",
@@ -45,6 +47,7 @@ setup(
             "exploy = exploy.cli.main:main",
             "policy_node = exploy_ros.policy_node:main",
             "replay_node = exploy_ros.replay_node:main",
+            "mujoco_sim_node = exploy_ros.mujoco_sim_node:main",
         ],
     },
 )

@@ -18,6 +18,12 @@ DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-4
 DEFAULT_RESYNC_EVERY = 10
 MAX_REPORTED = 20
+BAKED_STATE_HINT = (
+    "  hint: the file's observations do not follow the environment's state, so some state was baked "
+    "in as a constant at export: compute_observations read a tensor that is not a registered Input "
+    "(e.g. torch.from_numpy(mj_data.qpos) or a new tensor made per call). Register tensors that are "
+    "updated in place and read those (exploy.sim.TensorMirror; docs/wrapping_a_simulator.md)."
+)
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,8 @@ class EvaluationReport:
         lines += ["  " + m.describe() for m in self.mismatches[:MAX_REPORTED]]
         if len(self.mismatches) > MAX_REPORTED:
             lines.append(f"  ... and {len(self.mismatches) - MAX_REPORTED} more")
+        if self.mismatches[0].name == names.OBS:
+            lines.append(BAKED_STATE_HINT)
         return "\n".join(lines)
 
 
