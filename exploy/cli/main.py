@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("export", "inspect", "record", "replay")
+SUBCOMMANDS = ("export", "inspect", "record", "replay", "sim2sim")
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -56,6 +56,8 @@ class MujocoRobot:
     ) -> None:
         self.model = model
         self.data = mujoco.MjData(model)
+        self.xml: str | None = None
+        """The MJCF text the model was compiled from (set by :meth:`from_xml`/:meth:`from_file`)."""
         motor_of: dict[int, int] = {}
         for act in range(model.nu):
             if model.actuator_trntype[act] == mujoco.mjtTrn.mjTRN_JOINT:
@@ -113,7 +115,9 @@ class MujocoRobot:
             model = mujoco.MjModel.from_xml_string(xml)
         except ValueError as err:
             raise SimError(f"the MJCF does not compile: {err}") from err
-        return cls(model, **kwargs)
+        robot = cls(model, **kwargs)
+        robot.xml = xml
+        return robot
 
     @classmethod
     def from_file(cls, path: str | pathlib.Path, **kwargs) -> MujocoRobot:
@@ -125,7 +129,9 @@ class MujocoRobot:
             model = mujoco.MjModel.from_xml_path(str(path))
         except ValueError as err:
             raise SimError(f"MJCF file {path} does not compile: {err}") from err
-        return cls(model, **kwargs)
+        robot = cls(model, **kwargs)
+        robot.xml = path.read_text()
+        return robot
 
     # -- time and reset ---------------------------------------------------------------------
 

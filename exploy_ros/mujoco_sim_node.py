@@ -1,0 +1,399 @@
+"""The MuJoCo simulator as a ROS 2 node: a physics robot for the policy node, closed loop.
+
+Loads any MJCF (parameter ``mjcf``) and, every physics step, publishes
+
+- ``sensor_msgs/JointState`` of the driven joints, by name (position, velocity, effort);
+- ``sensor_msgs/Imu`` of a named site (orientation w.r.t. the world, angular velocity in the
+  site frame);
+- optionally ``nav_msgs/Odometry`` of the floating base and a constant ``geometry_msgs/Twist``
+  velocity command;
+- ``/clock`` (sim time after the step);
+
+and applies the joint commands it receives (``sensor_msgs/JointState`` by name: efforts, or
+position targets tracked with per-joint ``kp``/``kd``) at every physics step. Topic names
+come from the policy's topic map (parameter ``policy_path`` and ``target_node``) unless given.
+
+Modes (parameter ``mode``):
+
+- ``lockstep``: for each tick, publish the state, then ``<target>/step`` ``[sim_time_ns,
+  inputs]`` (:data:`exploy_ros.lockstep.STEP_TOPIC`), wait (bounded) for the command that tick
+  produced, apply it, step. Deterministic: the same run every time.
+- ``realtime``: free-running at ``real_time_factor``; the latest command is applied, and the
+  age of the command applied at each step (sim time minus the command's header stamp) is
+  reported: percentiles and the number of steps whose command is older than one policy period.
+
+The logic lives in :mod:`exploy.sim` (robot, wiring, monitor); this module only moves messages.
+Console script ``mujoco_sim_node``; :func:`exploy.cli.sim2sim` runs it in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import Twist
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import Imu, JointState
+from std_msgs.msg import UInt64MultiArray
+
+from exploy.errors import ExployError
+from exploy.sim.errors import SimError
+from exploy.sim.monitor import CommandAges, Trajectory
+from exploy.sim.mujoco_robot import MujocoRobot
+from exploy.sim.wiring import JointCommandDecoder, SimTopics, sim_topics
+from exploy_ros.lockstep import STEP_QOS, STEP_TOPIC
+
+NS_PER_S = 1_000_000_000
+NODE_NAME = "mujoco_sim"
+
+_PARAMETERS: dict[str, tuple[object, str]] = {
+    "mjcf": ("", "MJCF model file to simulate. Required."),
+    "policy_path": ("", "Policy file the policy node runs: its topic map names the topics (unless set below)."),
+    "target_node": ("/policy_node", "Fully qualified name of the policy node."),
+    "joint_state_topic": ("", "JointState topic to publish; empty: from the policy's topic map."),
+    "imu_topic": ("", "Imu topic to publish; empty: from the policy's topic map."),
+    "odom_topic": ("", "Odometry topic to publish; empty: from the policy's topic map (none if it has none)."),
+    "twist_topic": ("", "Twist velocity-command topic to publish; empty: from the policy's topic map."),
+    "command_topic": ("", "JointState command topic to apply; empty: from the policy's topic map."),
+    "joints": ([""], "Joints to drive, in order; empty: every joint with a motor actuator."),
+    "imu_site": ("imu", "Site whose orientation and angular velocity are published as the IMU."),
+    "mode": ("lockstep", "lockstep (wait for each tick's command) or realtime (free-running)."),
+    "real_time_factor": (1.0, "realtime mode: sim seconds per wall second."),
+    "rate_hz": (0.0, "Tick rate of the policy node (Hz); 0: the MJCF's physics rate."),
+    "command_mode": ("auto", "auto (efforts if present, else positions), effort or position."),
+    "kp": ([0.0], "Position-target stiffness per joint (or one value for all)."),
+    "kd": ([0.0], "Position-target damping per joint (or one value for all)."),
+    "velocity_command": ([0.0, 0.0, 0.0], "Constant (vx, vy, wz) published on the Twist topic."),
+    "publish_clock": (True, "Publish /clock after every step."),
+    "timeout_s": (2.0, "lockstep: seconds to wait for a tick's command."),
+    "duration_s": (0.0, "Sim seconds to run, then exit and print the report; 0: until shut down."),
+    "policy_period_s": (0.02, "One policy period (s): commands older than this are counted in realtime mode."),
+}
+
+
+class MujocoSimNode(Node):
+    """Publishes a MuJoCo robot's state and applies joint commands (see the module docstring).
+
+    Args:
+        robot: The robot; default: built from the ``mjcf``/``joints``/``imu_site`` parameters.
+        topics: Topic names; default: from the parameters and ``policy_path``'s topic map.
+        **kwargs: Passed to :class:`rclpy.node.Node` (``parameter_overrides``, ``context``, ...).
+
+    Raises:
+        ExployError: for a bad parameter, model or policy file (the message says which).
+    """
+
+    def __init__(self, *, robot: MujocoRobot | None = None, topics: SimTopics | None = None, **kwargs) -> None:
+        super().__init__(kwargs.pop("node_name", NODE_NAME), **kwargs)
+        for name, (default, text) in _PARAMETERS.items():
+            numeric = isinstance(default, float) or (isinstance(default, list) and isinstance(default[0], float))
+            # dynamic typing for numbers: kp:=[30, 30, ...] (ints) is accepted where doubles are meant
+            self.declare_parameter(name, default, ParameterDescriptor(description=text, dynamic_typing=numeric))
+        p = {name: self.get_parameter(name).value for name in _PARAMETERS}
+        self.mode = str(p["mode"])
+        if self.mode not in ("lockstep", "realtime"):
+            raise SimError(f"mode '{self.mode}' is not lockstep or realtime")
+        if robot is None:
+            if not p["mjcf"]:
+                raise SimError("set parameter mjcf:=<model.xml>")
+            joints = [j for j in p["joints"] if j] or None
+            robot = MujocoRobot.from_file(p["mjcf"], joint_names=joints, imu_site=p["imu_site"] or None)
+        self.robot = robot
+        self.topics = topics if topics is not None else self._topics(p)
+        rate = float(p["rate_hz"]) or 1.0 / robot.dt
+        substeps = round(1.0 / (rate * robot.dt))
+        if substeps < 1 or abs(substeps * robot.dt * rate - 1.0) > 1e-6:
+            raise SimError(f"tick rate {rate:g} Hz is not the physics rate {1 / robot.dt:g} Hz divided by an integer")
+        self.substeps = substeps
+        self.period_ns = round(NS_PER_S / rate)
+        self.rtf = float(p["real_time_factor"])
+        if not self.rtf > 0.0:
+            raise SimError(f"real_time_factor must be > 0, got {self.rtf}")
+        self.timeout = float(p["timeout_s"])
+        self.duration_s = float(p["duration_s"])
+        self.publish_clock = bool(p["publish_clock"])
+        n = len(robot.joint_names)
+        self.kp = _per_joint(p["kp"], n, "kp")
+        self.kd = _per_joint(p["kd"], n, "kd")
+        self.decoder = JointCommandDecoder(robot.joint_names, mode=str(p["command_mode"]))
+        self.ages = CommandAges(policy_period_s=float(p["policy_period_s"]))
+        self.trajectory = Trajectory(n, capacity=4096)
+        self.rejected = 0
+        self._command_msg: JointState | None = None
+        self._command_stamp_ns: int | None = None
+        self._received = 0
+        self._target: np.ndarray | None = None
+
+        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        t = self.topics
+        self._joint_pub = self.create_publisher(JointState, t.joint_state, qos) if t.joint_state else None
+        self._imu_pub = self.create_publisher(Imu, t.imu, qos) if t.imu else None
+        self._odom_pub = None
+        if t.odom:
+            from nav_msgs.msg import Odometry
+            self._odom_pub, self._odom = self.create_publisher(Odometry, t.odom, qos), Odometry()
+        self._twist_pub = self.create_publisher(Twist, t.twist, qos) if t.twist else None
+        self._clock_pub = self.create_publisher(Clock, "/clock", qos)
+        self._step_pub = self.create_publisher(UInt64MultiArray, f"{t.node}/{STEP_TOPIC}", STEP_QOS)
+        self.create_subscription(JointState, t.command, self._on_command, qos)
+        self._joint = JointState(name=list(robot.joint_names))
+        self._imu = Imu()
+        self._imu.header.frame_id = robot.imu_site or ""
+        self._twist = Twist()
+        vx, vy, wz = (list(p["velocity_command"]) + [0.0, 0.0, 0.0])[:3]
+        self._twist.linear.x, self._twist.linear.y, self._twist.angular.z = float(vx), float(vy), float(wz)
+        self._clock = Clock()
+        self._step = UInt64MultiArray()
+        self._step.data = [0, len(t.published)]
+
+    def _topics(self, p: dict) -> SimTopics:
+        derived = None
+        if p["policy_path"]:
+            from exploy.format import read_metadata
+            from exploy.mapping import build_topic_map
+            derived = sim_topics(build_topic_map(read_metadata(p["policy_path"])), p["target_node"])
+        node = "/" + str(p["target_node"]).strip("/")
+
+        def pick(param: str, attr: str, default: str | None) -> str | None:
+            if p[param]:
+                return p[param]
+            return getattr(derived, attr) if derived is not None else default
+
+        command = pick("command_topic", "command", f"{node}/output/joint_targets")
+        return SimTopics(
+            joint_state=pick("joint_state_topic", "joint_state", "joint_states"),
+            imu=pick("imu_topic", "imu", "imu" if self.robot.has_imu else None),
+            odom=pick("odom_topic", "odom", None), twist=pick("twist_topic", "twist", None),
+            command=command, node=node,
+        )
+
+    # -- messages ---------------------------------------------------------------------------
+
+    def _on_command(self, msg: JointState) -> None:
+        self._command_msg = msg
+        self._received += 1
+
+    def _take_command(self) -> None:
+        """Decode the latest command, if any, and hold it; a bad one is counted and dropped."""
+        msg, self._command_msg = self._command_msg, None
+        if msg is None:
+            return
+        try:
+            cmd = self.decoder.decode(msg.name, position=msg.position, velocity=msg.velocity, effort=msg.effort)
+        except SimError as err:
+            self.rejected += 1
+            if self.rejected <= 3 or self.rejected % 1000 == 0:
+                self.get_logger().error(f"Command rejected ({self.rejected} so far): {err}")
+            return
+        if cmd.effort is not None:
+            self.robot.set_command(effort=cmd.effort)
+            self._target = None
+        else:
+            self.robot.set_command(pos=cmd.pos, vel=cmd.vel, kp=self.kp, kd=self.kd)
+            self._target = cmd.pos
+        self._command_stamp_ns = msg.header.stamp.sec * NS_PER_S + msg.header.stamp.nanosec
+
+    def sim_time_ns(self) -> int:
+        return round(self.robot.time * NS_PER_S)
+
+    def publish_state(self) -> int:
+        """Publish the robot's state at the current sim time; return the number of input messages."""
+        robot, now = self.robot, self.sim_time_ns()
+        sec, nsec = divmod(now, NS_PER_S)
+        count = 0
+        if self._joint_pub is not None:
+            j = self._joint
+            j.header.stamp.sec, j.header.stamp.nanosec = sec, nsec
+            j.position, j.velocity, j.effort = (
+                robot.joint_pos().tolist(), robot.joint_vel().tolist(), robot.joint_effort().tolist()
+            )
+            self._joint_pub.publish(j)
+            count += 1
+        if self._imu_pub is not None:
+            m = self._imu
+            m.header.stamp.sec, m.header.stamp.nanosec = sec, nsec
+            w, x, y, z = robot.imu_quat().tolist()
+            m.orientation.w, m.orientation.x, m.orientation.y, m.orientation.z = w, x, y, z
+            m.angular_velocity.x, m.angular_velocity.y, m.angular_velocity.z = robot.imu_ang_vel().tolist()
+            self._imu_pub.publish(m)
+            count += 1
+        if self._odom_pub is not None:
+            self._publish_odom(sec, nsec)
+            count += 1
+        if self._twist_pub is not None:
+            self._twist_pub.publish(self._twist)
+            count += 1
+        return count
+
+    def _publish_odom(self, sec: int, nsec: int) -> None:
+        import mujoco
+
+        robot, o = self.robot, self._odom
+        o.header.stamp.sec, o.header.stamp.nanosec = sec, nsec
+        o.header.frame_id, o.child_frame_id = "world", robot.base_body or ""
+        (o.pose.pose.position.x, o.pose.pose.position.y, o.pose.pose.position.z) = robot.base_pos().tolist()
+        w, x, y, z = robot.base_quat().tolist()
+        o.pose.pose.orientation.w, o.pose.pose.orientation.x, o.pose.pose.orientation.y, o.pose.pose.orientation.z = w, x, y, z
+        lin_b = np.zeros(3)
+        mujoco.mju_rotVecQuat(lin_b, robot.base_lin_vel(), np.array([w, -x, -y, -z]))
+        o.twist.twist.linear.x, o.twist.twist.linear.y, o.twist.twist.linear.z = lin_b.tolist()
+        o.twist.twist.angular.x, o.twist.twist.angular.y, o.twist.twist.angular.z = robot.base_ang_vel().tolist()
+        self._odom_pub.publish(o)
+
+    def _publish_clock(self) -> None:
+        if self.publish_clock:
+            self._clock.clock.sec, self._clock.clock.nanosec = divmod(self.sim_time_ns(), NS_PER_S)
+            self._clock_pub.publish(self._clock)
+
+    def _physics(self) -> None:
+        """Apply the held command for one tick (``substeps`` physics steps), recording each."""
+        robot = self.robot
+        for _ in range(self.substeps):
+            effort = robot.control()
+            robot.step()
+            self.trajectory.add(
+                time=robot.time, joint_pos=robot.joint_pos(),
+                base_pos=robot.base_pos() if robot.has_base else np.full(3, np.nan),
+                base_quat=robot.base_quat() if robot.has_base else np.full(4, np.nan),
+                effort=effort, target=self._target,
+            )
+
+    # -- loops ------------------------------------------------------------------------------
+
+    def wait_for_policy_node(self, executor: SingleThreadedExecutor, timeout: float = 10.0) -> None:
+        """Wait until the policy node subscribes to the published inputs and the step topic.
+
+        Raises:
+            SimError: naming what did not appear within ``timeout`` seconds.
+        """
+        pubs = [p for p in (self._joint_pub, self._imu_pub, self._odom_pub, self._twist_pub) if p is not None]
+        if self.mode == "lockstep":
+            pubs.append(self._step_pub)
+        for pub in pubs:
+            _spin_until(executor, lambda p=pub: p.get_subscription_count() > 0, timeout,
+                        f"nobody subscribes to {pub.topic_name} after {timeout:g} s: is policy node "
+                        f"{self.topics.node} running and active with use_sim_time:=true (same ROS_DOMAIN_ID)?")
+        _spin_until(executor, lambda: self.count_publishers(self.topics.command) > 0, timeout,
+                    f"nobody publishes {self.topics.command} after {timeout:g} s")
+
+    def run(self, executor: SingleThreadedExecutor, *, seconds: float,
+            progress: Callable[[int], None] | None = None) -> None:
+        """Run ``seconds`` of sim time in the configured mode (lockstep or realtime).
+
+        Raises:
+            SimError: lockstep only, when a tick's command does not come within ``timeout_s``.
+        """
+        ticks = max(1, round(seconds * NS_PER_S / self.period_ns))
+        if self.mode == "lockstep":
+            self._run_lockstep(executor, ticks, progress)
+        else:
+            self._run_realtime(executor, ticks, progress)
+
+    def _run_lockstep(self, executor, ticks: int, progress) -> None:
+        step = self._step
+        for tick in range(ticks):
+            now = self.sim_time_ns()
+            inputs = self.publish_state()
+            step.data = [now, inputs]
+            expected = self._received + 1
+            self._step_pub.publish(step)
+            _spin_until(
+                executor, lambda: self._received >= expected, self.timeout,
+                f"policy node {self.topics.node} sent no command on {self.topics.command} for tick {tick} "
+                f"(sim time {now / NS_PER_S:.3f} s) within {self.timeout:g} s: is it active with "
+                "use_sim_time:=true and all its inputs mapped to this simulator's topics?",
+            )
+            self._take_command()
+            self.ages.add(0.0)
+            self._physics()
+            self._publish_clock()
+            if progress is not None:
+                progress(tick)
+
+    def _run_realtime(self, executor, ticks: int, progress) -> None:
+        wall_period = self.period_ns / NS_PER_S / self.rtf
+        self.publish_state()
+        self._publish_clock()
+        deadline = time.monotonic()
+        for tick in range(ticks):
+            deadline += wall_period
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                executor.spin_once(timeout_sec=left)
+            self._take_command()
+            stamp = self._command_stamp_ns
+            self.ages.add(None if stamp is None else (self.sim_time_ns() - stamp) / NS_PER_S)
+            self._physics()
+            self.publish_state()
+            self._publish_clock()
+            if progress is not None:
+                progress(tick)
+
+    def report(self) -> dict:
+        """Mode, steps, command ages and rejected commands (JSON-friendly)."""
+        return {"mode": self.mode, "ticks": len(self.trajectory) // self.substeps,
+                "sim_seconds": self.robot.time, "command_age": self.ages.summary(),
+                "rejected_commands": self.rejected}
+
+
+def _per_joint(values, n: int, name: str) -> np.ndarray:
+    values = values if isinstance(values, (list, tuple)) or hasattr(values, "__len__") else [values]
+    arr = np.asarray([float(v) for v in values], dtype=np.float64)
+    if arr.size == 1:
+        return np.full(n, arr[0])
+    if arr.size != n:
+        raise SimError(f"{name} has {arr.size} values for {n} joints; give one value or one per joint")
+    return arr
+
+
+def _spin_until(executor: SingleThreadedExecutor, done: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise SimError(what)
+        executor.spin_once(timeout_sec=min(left, 0.05))
+
+
+def main(args: list[str] | None = None) -> int:
+    """Console script ``mujoco_sim_node``: run until shut down (or ``duration_s``), print the report."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = MujocoSimNode()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        node.wait_for_policy_node(executor)
+        seconds = node.duration_s if node.duration_s > 0 else float("inf")
+        chunk = 1.0
+        done = 0.0
+        while done < seconds:
+            node.run(executor, seconds=min(chunk, seconds - done))
+            done += min(chunk, seconds - done)
+            if node.mode == "realtime":
+                node.get_logger().info(f"command age: {json.dumps(node.ages.summary())}")
+        print(json.dumps(node.report()))
+        return 0
+    except ExployError as err:
+        print(f"mujoco_sim_node: {err}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return 0
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

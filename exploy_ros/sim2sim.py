@@ -1,0 +1,155 @@
+"""The closed loop behind ``exploy sim2sim``: a policy node and the MuJoCo robot on real topics.
+
+:func:`run_closed_loop` starts ``policy_node`` in its own process (``use_sim_time``), or
+attaches to a running one, resets it (``~/reset``: initial memory, step counter 0), runs the
+:class:`exploy_ros.mujoco_sim_node.MujocoSimNode` in this process for the requested sim time,
+and returns what the simulator recorded.
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import Parameter
+from std_srvs.srv import Trigger
+
+from exploy.sim.errors import SimError
+from exploy.sim.monitor import Trajectory
+from exploy.sim.mujoco_robot import MujocoRobot
+from exploy_ros.mujoco_sim_node import MujocoSimNode
+
+DISCOVERY_TIMEOUT_S = 30.0
+"""Seconds to wait for a freshly started policy node (its start-up imports onnxruntime)."""
+
+
+@dataclass
+class ClosedLoopRun:
+    """What one closed-loop run produced."""
+
+    trajectory: Trajectory
+    report: dict
+    robot: MujocoRobot
+    seconds_wall: float
+
+
+def policy_node_command(policy: pathlib.Path, node: str, *, extra: list[str] | None = None) -> list[str]:
+    """The command line that starts ``policy_node`` for ``policy`` under name ``node`` with sim time."""
+    script = shutil.which("policy_node", path=str(pathlib.Path(sys.executable).parent))
+    base = [script] if script else [sys.executable, "-m", "exploy_ros.policy_node"]
+    return base + ["--ros-args", "-r", f"__node:={node.strip('/').rsplit('/', 1)[-1]}",
+                   "-p", f"policy_path:={policy}", "-p", "use_sim_time:=true", *(extra or [])]
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def run_closed_loop(
+    *,
+    policy: pathlib.Path,
+    mjcf: pathlib.Path,
+    seconds: float,
+    mode: str = "lockstep",
+    real_time_factor: float = 1.0,
+    node: str | None = None,
+    timeout: float = 2.0,
+    velocity_command: tuple[float, float, float] = (0.0, 0.0, 0.0),
+    imu_site: str = "imu",
+    node_log: pathlib.Path | None = None,
+    progress: bool = False,
+) -> ClosedLoopRun:
+    """Run the policy node and the MuJoCo robot in closed loop for ``seconds`` of sim time.
+
+    Args:
+        policy: The policy file (its topic map names the topics).
+        mjcf: The MuJoCo model.
+        seconds: Sim time to run.
+        mode: ``lockstep`` or ``realtime``.
+        real_time_factor: realtime mode: sim seconds per wall second.
+        node: Attach to this running policy node (fully qualified name); None: start one.
+        timeout: lockstep: seconds to wait for each tick's command.
+        velocity_command: Constant (vx, vy, wz) published when the policy reads a Twist.
+        imu_site: The MJCF site published as the IMU.
+        node_log: Where the started policy node's output goes (default: discarded).
+        progress: Show a progress bar.
+
+    Raises:
+        SimError: for a bad model or policy, or a policy node that does not answer.
+    """
+    from tqdm import tqdm
+
+    target = node or "/policy_node"
+    proc = None
+    if node is None:
+        log = node_log.open("w") if node_log is not None else subprocess.DEVNULL
+        proc = subprocess.Popen(policy_node_command(policy, target), stdout=log, stderr=subprocess.STDOUT,
+                                env=dict(os.environ))
+    context = rclpy.Context()
+    rclpy.init(context=context)
+    sim = None
+    executor = SingleThreadedExecutor(context=context)
+    try:
+        overrides = [
+            Parameter("mjcf", value=str(mjcf)), Parameter("policy_path", value=str(policy)),
+            Parameter("target_node", value=target), Parameter("mode", value=mode),
+            Parameter("real_time_factor", value=float(real_time_factor)), Parameter("timeout_s", value=float(timeout)),
+            Parameter("velocity_command", value=[float(v) for v in velocity_command]),
+            Parameter("imu_site", value=imu_site),
+        ]
+        sim = MujocoSimNode(context=context, parameter_overrides=overrides)
+        executor.add_node(sim)
+        sim.wait_for_policy_node(executor, DISCOVERY_TIMEOUT_S if proc is not None else 10.0)
+        if proc is not None and proc.poll() is not None:
+            raise SimError(f"policy_node exited with code {proc.returncode}; see {node_log or 'its output'}")
+        _reset(sim, executor, target, timeout=max(timeout, 5.0))
+        ticks = max(1, round(seconds * 1e9 / sim.period_ns))
+        start = time.perf_counter()
+        with tqdm(total=ticks, desc=f"sim2sim ({mode})", unit="tick", disable=not progress, mininterval=0.5) as bar:
+            sim.run(executor, seconds=seconds, progress=lambda _: bar.update(1))
+        wall = time.perf_counter() - start
+        report = sim.report()
+        report["wall_seconds"] = wall
+        report["ticks_per_second"] = report["ticks"] / wall if wall > 0 else None
+        report["real_time_factor_achieved"] = sim.robot.time / wall if wall > 0 else None
+        return ClosedLoopRun(trajectory=sim.trajectory, report=report, robot=sim.robot, seconds_wall=wall)
+    finally:
+        if sim is not None:
+            executor.remove_node(sim)
+            sim.destroy_node()
+        executor.shutdown()
+        rclpy.try_shutdown(context=context)
+        if proc is not None:
+            _stop(proc)
+
+
+def _reset(sim: MujocoSimNode, executor: SingleThreadedExecutor, target: str, *, timeout: float) -> None:
+    client = sim.create_client(Trigger, f"/{target.strip('/')}/reset")
+    try:
+        if not client.wait_for_service(timeout_sec=timeout):
+            raise SimError(f"service {target}/reset not available after {timeout:g} s")
+        future = client.call_async(Trigger.Request())
+        deadline = time.monotonic() + timeout
+        while not future.done():
+            if time.monotonic() > deadline:
+                raise SimError(f"{target}/reset did not answer within {timeout:g} s")
+            executor.spin_once(timeout_sec=0.05)
+        response = future.result()
+        if response is None or not response.success:
+            raise SimError(f"{target}/reset failed: {getattr(response, 'message', 'no response')}")
+    finally:
+        sim.destroy_client(client)
