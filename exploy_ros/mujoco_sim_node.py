@@ -72,7 +72,11 @@ _PARAMETERS: dict[str, tuple[object, str]] = {
     "kp": ([0.0], "Position-target stiffness per joint (or one value for all)."),
     "kd": ([0.0], "Position-target damping per joint (or one value for all)."),
     "velocity_command": ([0.0, 0.0, 0.0], "Constant (vx, vy, wz) published on the Twist topic."),
-    "publish_clock": (True, "Publish /clock after every step."),
+    "publish_clock": (True, "Publish /clock (sim time after the step)."),
+    "clock_every": (1, "Publish /clock every this many ticks (lockstep: the policy node ticks from ~/step, "
+                    "so /clock is only for other nodes and can be sparse)."),
+    "twist_period_s": (0.1, "Sim seconds between two publications of the constant Twist command "
+                       "(keep it below the policy node's input_timeout_s)."),
     "timeout_s": (2.0, "lockstep: seconds to wait for a tick's command."),
     "duration_s": (0.0, "Sim seconds to run, then exit and print the report; 0: until shut down."),
     "policy_period_s": (0.02, "One policy period (s): commands older than this are counted in realtime mode."),
@@ -120,6 +124,9 @@ class MujocoSimNode(Node):
         self.timeout = float(p["timeout_s"])
         self.duration_s = float(p["duration_s"])
         self.publish_clock = bool(p["publish_clock"])
+        self.clock_every = max(1, int(p["clock_every"]))
+        self.twist_period_ns = max(0, round(float(p["twist_period_s"]) * NS_PER_S))
+        self._twist_due_ns: int | None = None  # next sim time the Twist is published; None: now
         n = len(robot.joint_names)
         self.kp = _per_joint(p["kp"], n, "kp")
         self.kd = _per_joint(p["kd"], n, "kd")
@@ -143,7 +150,8 @@ class MujocoSimNode(Node):
         self._twist_pub = self.create_publisher(Twist, t.twist, qos) if t.twist else None
         self._clock_pub = self.create_publisher(Clock, "/clock", qos)
         self._step_pub = self.create_publisher(UInt64MultiArray, f"{t.node}/{STEP_TOPIC}", STEP_QOS)
-        self.create_subscription(JointState, t.command, self._on_command, qos)
+        self._command_sub = self.create_subscription(JointState, t.command, self._on_command, qos)
+        self._wait_set = None  # lockstep fast path: a wait set holding only the command subscription
         self._joint = JointState(name=list(robot.joint_names))
         self._imu = Imu()
         self._imu.header.frame_id = robot.imu_site or ""
@@ -228,8 +236,9 @@ class MujocoSimNode(Node):
         if self._odom_pub is not None:
             self._publish_odom(sec, nsec)
             count += 1
-        if self._twist_pub is not None:
-            self._twist_pub.publish(self._twist)
+        if self._twist_pub is not None and (self._twist_due_ns is None or now >= self._twist_due_ns):
+            self._twist_pub.publish(self._twist)  # constant: at twist_period_s, not every tick
+            self._twist_due_ns = now + self.twist_period_ns
             count += 1
         return count
 
@@ -248,8 +257,8 @@ class MujocoSimNode(Node):
         o.twist.twist.angular.x, o.twist.twist.angular.y, o.twist.twist.angular.z = robot.base_ang_vel().tolist()
         self._odom_pub.publish(o)
 
-    def _publish_clock(self) -> None:
-        if self.publish_clock:
+    def _publish_clock(self, tick: int = 0) -> None:
+        if self.publish_clock and tick % self.clock_every == 0:
             self._clock.clock.sec, self._clock.clock.nanosec = divmod(self.sim_time_ns(), NS_PER_S)
             self._clock_pub.publish(self._clock)
 
@@ -297,24 +306,61 @@ class MujocoSimNode(Node):
         else:
             self._run_realtime(executor, ticks, progress)
 
+    def _wait_command(self, timeout: float) -> bool:
+        """Wait for the next command on a wait set holding only the command subscription.
+
+        The executor would rebuild a wait set of every entity of every node it spins for each
+        message; with the policy node in another process nothing else needs spinning here, so
+        waiting on this one subscription (as ``rclpy.wait_for_message`` does) saves most of the
+        per-tick cost. Returns False on timeout.
+        """
+        from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
+        from rclpy.utilities import timeout_sec_to_nsec
+
+        sub = self._command_sub
+        if self._wait_set is None:
+            self._wait_set = _rclpy.WaitSet(1, 0, 0, 0, 0, 0, self.context.handle)
+        deadline = time.monotonic() + timeout
+        while True:
+            taken = sub.handle.take_message(sub.msg_type, sub.raw)
+            if taken is not None:
+                self._on_command(taken[0])
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            ws = self._wait_set
+            ws.clear_entities()
+            ws.add_subscription(sub.handle)
+            ws.wait(timeout_sec_to_nsec(min(left, 0.1)))
+
     def _run_lockstep(self, executor, ticks: int, progress) -> None:
         step = self._step
+        fast = len(executor.get_nodes()) == 1  # nothing else to spin: wait on the command alone
         for tick in range(ticks):
             now = self.sim_time_ns()
             inputs = self.publish_state()
             step.data = [now, inputs]
             expected = self._received + 1
             self._step_pub.publish(step)
-            _spin_until(
-                executor, lambda: self._received >= expected, self.timeout,
-                f"policy node {self.topics.node} sent no command on {self.topics.command} for tick {tick} "
-                f"(sim time {now / NS_PER_S:.3f} s) within {self.timeout:g} s: is it active with "
-                "use_sim_time:=true and all its inputs mapped to this simulator's topics?",
-            )
+            if fast:
+                if not self._wait_command(self.timeout):
+                    raise SimError(
+                        f"policy node {self.topics.node} sent no command on {self.topics.command} for tick {tick} "
+                        f"(sim time {now / NS_PER_S:.3f} s) within {self.timeout:g} s: is it active with "
+                        "use_sim_time:=true and all its inputs mapped to this simulator's topics?"
+                    )
+            else:
+                _spin_until(
+                    executor, lambda: self._received >= expected, self.timeout,
+                    f"policy node {self.topics.node} sent no command on {self.topics.command} for tick {tick} "
+                    f"(sim time {now / NS_PER_S:.3f} s) within {self.timeout:g} s: is it active with "
+                    "use_sim_time:=true and all its inputs mapped to this simulator's topics?",
+                )
             self._take_command()
             self.ages.add(0.0)
             self._physics()
-            self._publish_clock()
+            self._publish_clock(tick)
             if progress is not None:
                 progress(tick)
 

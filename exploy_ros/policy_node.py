@@ -15,7 +15,8 @@ Topics (names relative to the node; inputs and outputs follow the topic map, see
 - ``~/step`` (``std_msgs/UInt64MultiArray`` ``[sim_time_ns, inputs]``; ``use_sim_time`` only):
   the one-round-trip lockstep handshake (:data:`exploy_ros.lockstep.STEP_TOPIC`): the node
   moves its clock to ``sim_time_ns`` once it has taken ``inputs`` input messages since the
-  previous step; after the first step message ``/clock`` no longer makes it tick;
+  previous step; after the first step message ``/clock`` no longer makes it tick and
+  ``~/input_count`` is no longer published (one publish less per input message);
 - ``/diagnostics`` (``diagnostic_msgs/DiagnosticArray``) and the ``~/reset`` service
   (``std_srvs/Trigger``: restores the initial memory and sets the step counter to 0).
 
@@ -282,7 +283,8 @@ class PolicyNode(LifecycleNode):
                     inputs.receive(topic, msg, self._clock_ns())
             if self._input_count_pub is not None:
                 self._input_count.data += 1
-                self._input_count_pub.publish(self._input_count)
+                if not self._stepped:  # a ~/step driver needs no count: save a publish per input
+                    self._input_count_pub.publish(self._input_count)
                 self._since_step += 1
                 pending = self._pending_step
                 if pending is not None and self._since_step >= pending[1]:

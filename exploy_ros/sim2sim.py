@@ -71,6 +71,7 @@ def run_closed_loop(
     velocity_command: tuple[float, float, float] = (0.0, 0.0, 0.0),
     imu_site: str = "imu",
     node_log: pathlib.Path | None = None,
+    in_process: bool = False,
     progress: bool = False,
 ) -> ClosedLoopRun:
     """Run the policy node and the MuJoCo robot in closed loop for ``seconds`` of sim time.
@@ -86,6 +87,9 @@ def run_closed_loop(
         velocity_command: Constant (vx, vy, wz) published when the policy reads a Twist.
         imu_site: The MJCF site published as the IMU.
         node_log: Where the started policy node's output goes (default: discarded).
+        in_process: Start the policy node in this process, spun by the simulator's executor
+            (the real node class over real topics, without a process switch per message: the
+            quickest start, e.g. for tests); False (default): in its own process, as on a robot.
         progress: Show a progress bar.
 
     Raises:
@@ -95,7 +99,8 @@ def run_closed_loop(
 
     target = node or "/policy_node"
     proc = None
-    if node is None:
+    policy_node = None
+    if node is None and not in_process:
         log = node_log.open("w") if node_log is not None else subprocess.DEVNULL
         proc = subprocess.Popen(policy_node_command(policy, target), stdout=log, stderr=subprocess.STDOUT,
                                 env=dict(os.environ))
@@ -110,9 +115,21 @@ def run_closed_loop(
             Parameter("real_time_factor", value=float(real_time_factor)), Parameter("timeout_s", value=float(timeout)),
             Parameter("velocity_command", value=[float(v) for v in velocity_command]),
             Parameter("imu_site", value=imu_site),
+            # lockstep: the policy node ticks from ~/step; a sparse /clock still serves other nodes
+            Parameter("clock_every", value=50 if mode == "lockstep" else 1),
         ]
         sim = MujocoSimNode(context=context, parameter_overrides=overrides)
         executor.add_node(sim)
+        if node is None and in_process:
+            from exploy_ros.policy_node import PolicyNode
+
+            policy_node = PolicyNode(
+                target.strip("/").rsplit("/", 1)[-1], context=context,
+                parameter_overrides=[Parameter("policy_path", value=str(policy)), Parameter("use_sim_time", value=True)],
+            )
+            if policy_node.start_failed:
+                raise SimError(f"policy_node could not start on {policy} (see the log above)")
+            executor.add_node(policy_node)
         sim.wait_for_policy_node(executor, DISCOVERY_TIMEOUT_S if proc is not None else 10.0)
         if proc is not None and proc.poll() is not None:
             raise SimError(f"policy_node exited with code {proc.returncode}; see {node_log or 'its output'}")
@@ -128,9 +145,10 @@ def run_closed_loop(
         report["real_time_factor_achieved"] = sim.robot.time / wall if wall > 0 else None
         return ClosedLoopRun(trajectory=sim.trajectory, report=report, robot=sim.robot, seconds_wall=wall)
     finally:
-        if sim is not None:
-            executor.remove_node(sim)
-            sim.destroy_node()
+        for each in (sim, policy_node):
+            if each is not None:
+                executor.remove_node(each)
+                each.destroy_node()
         executor.shutdown()
         rclpy.try_shutdown(context=context)
         if proc is not None:
