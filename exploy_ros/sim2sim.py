@@ -72,6 +72,7 @@ def run_closed_loop(
     imu_site: str = "imu",
     node_log: pathlib.Path | None = None,
     in_process: bool = False,
+    domain_id: int | None = None,
     progress: bool = False,
 ) -> ClosedLoopRun:
     """Run the policy node and the MuJoCo robot in closed loop for ``seconds`` of sim time.
@@ -90,6 +91,7 @@ def run_closed_loop(
         in_process: Start the policy node in this process, spun by the simulator's executor
             (the real node class over real topics, without a process switch per message: the
             quickest start, e.g. for tests); False (default): in its own process, as on a robot.
+        domain_id: ROS domain of the run (default: ``ROS_DOMAIN_ID`` of the environment).
         progress: Show a progress bar.
 
     Raises:
@@ -102,10 +104,15 @@ def run_closed_loop(
     policy_node = None
     if node is None and not in_process:
         log = node_log.open("w") if node_log is not None else subprocess.DEVNULL
-        proc = subprocess.Popen(policy_node_command(policy, target), stdout=log, stderr=subprocess.STDOUT,
-                                env=dict(os.environ))
+        env = dict(os.environ)
+        if domain_id is not None:
+            env["ROS_DOMAIN_ID"] = str(domain_id)
+        proc = subprocess.Popen(policy_node_command(policy, target), stdout=log, stderr=subprocess.STDOUT, env=env)
     context = rclpy.Context()
-    rclpy.init(context=context)
+    if domain_id is None:
+        rclpy.init(context=context)
+    else:
+        rclpy.init(context=context, domain_id=domain_id)
     sim = None
     executor = SingleThreadedExecutor(context=context)
     try:

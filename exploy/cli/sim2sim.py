@@ -47,6 +47,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance of the comparison (default: 1e-4)")
     parser.add_argument("--timeout", type=float, default=2.0, help="lockstep: seconds to wait for each command")
     parser.add_argument("--out", type=pathlib.Path, help="folder for summary.json and plot.png (default: POLICY_sim2sim)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="start the policy node in this process (quicker start) instead of its own process")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
@@ -98,7 +100,8 @@ def _run(args: argparse.Namespace, out: pathlib.Path) -> int:
     run = run_closed_loop(
         policy=args.policy, mjcf=mjcf, seconds=args.seconds, mode=args.mode, real_time_factor=args.rtf,
         node=args.node, timeout=args.timeout, velocity_command=tuple(args.command), imu_site=args.imu_site,
-        node_log=out / "policy_node.log" if args.node is None else None, progress=not args.quiet,
+        node_log=out / "policy_node.log" if args.node is None else None, in_process=args.in_process,
+        progress=not args.quiet,
     )
     robot = run.robot
     stab = stability(run.trajectory, joint_names=robot.joint_names, joint_lower=robot.joint_lower,
