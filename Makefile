@@ -18,12 +18,13 @@ test: venv
 	$(PY) -m pytest -q test
 
 demo: venv
-	$(PY) -m exploy.demo --out build/demo
+	$(PY) -m exploy.demo --out build/demo --png docs/demo_sim2sim.png
 
 bench: venv
 	$(PY) bench/export.py
 	$(PY) bench/node_rate.py
 	$(PY) bench/replay.py
+	$(PY) bench/sim2sim.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info
