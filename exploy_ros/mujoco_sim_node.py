@@ -50,38 +50,11 @@ from exploy.sim.monitor import CommandAges, Trajectory
 from exploy.sim.mujoco_robot import MujocoRobot
 from exploy.sim.wiring import JointCommandDecoder, SimTopics, sim_topics
 from exploy_ros.lockstep import STEP_QOS, STEP_TOPIC
+from exploy_ros.mujoco_sim_parameters import PARAMETERS, per_joint
+from exploy_ros.sim_messages import fill_imu, fill_joint_state, fill_odometry
 
 NS_PER_S = 1_000_000_000
 NODE_NAME = "mujoco_sim"
-
-_PARAMETERS: dict[str, tuple[object, str]] = {
-    "mjcf": ("", "MJCF model file to simulate. Required."),
-    "policy_path": ("", "Policy file the policy node runs: its topic map names the topics (unless set below)."),
-    "target_node": ("/policy_node", "Fully qualified name of the policy node."),
-    "joint_state_topic": ("", "JointState topic to publish; empty: from the policy's topic map."),
-    "imu_topic": ("", "Imu topic to publish; empty: from the policy's topic map."),
-    "odom_topic": ("", "Odometry topic to publish; empty: from the policy's topic map (none if it has none)."),
-    "twist_topic": ("", "Twist velocity-command topic to publish; empty: from the policy's topic map."),
-    "command_topic": ("", "JointState command topic to apply; empty: from the policy's topic map."),
-    "joints": ([""], "Joints to drive, in order; empty: every joint with a motor actuator."),
-    "imu_site": ("imu", "Site whose orientation and angular velocity are published as the IMU."),
-    "mode": ("lockstep", "lockstep (wait for each tick's command) or realtime (free-running)."),
-    "real_time_factor": (1.0, "realtime mode: sim seconds per wall second."),
-    "rate_hz": (0.0, "Tick rate of the policy node (Hz); 0: the MJCF's physics rate."),
-    "command_mode": ("auto", "auto (efforts if present, else positions), effort or position."),
-    "kp": ([0.0], "Position-target stiffness per joint (or one value for all)."),
-    "kd": ([0.0], "Position-target damping per joint (or one value for all)."),
-    "velocity_command": ([0.0, 0.0, 0.0], "Constant (vx, vy, wz) published on the Twist topic."),
-    "publish_clock": (True, "Publish /clock (sim time after the step)."),
-    "clock_every": (1, "Publish /clock every this many ticks (lockstep: the policy node ticks from ~/step, "
-                    "so /clock is only for other nodes and can be sparse)."),
-    "twist_period_s": (0.1, "Sim seconds between two publications of the constant Twist command "
-                       "(keep it below the policy node's input_timeout_s)."),
-    "timeout_s": (2.0, "lockstep: seconds to wait for a tick's command."),
-    "duration_s": (0.0, "Sim seconds to run, then exit and print the report; 0: until shut down."),
-    "policy_period_s": (0.02, "One policy period (s): commands older than this are counted in realtime mode."),
-}
-
 
 class MujocoSimNode(Node):
     """Publishes a MuJoCo robot's state and applies joint commands (see the module docstring).
@@ -97,11 +70,11 @@ class MujocoSimNode(Node):
 
     def __init__(self, *, robot: MujocoRobot | None = None, topics: SimTopics | None = None, **kwargs) -> None:
         super().__init__(kwargs.pop("node_name", NODE_NAME), **kwargs)
-        for name, (default, text) in _PARAMETERS.items():
+        for name, (default, text) in PARAMETERS.items():
             numeric = isinstance(default, float) or (isinstance(default, list) and isinstance(default[0], float))
             # dynamic typing for numbers: kp:=[30, 30, ...] (ints) is accepted where doubles are meant
             self.declare_parameter(name, default, ParameterDescriptor(description=text, dynamic_typing=numeric))
-        p = {name: self.get_parameter(name).value for name in _PARAMETERS}
+        p = {name: self.get_parameter(name).value for name in PARAMETERS}
         self.mode = str(p["mode"])
         if self.mode not in ("lockstep", "realtime"):
             raise SimError(f"mode '{self.mode}' is not lockstep or realtime")
@@ -128,8 +101,8 @@ class MujocoSimNode(Node):
         self.twist_period_ns = max(0, round(float(p["twist_period_s"]) * NS_PER_S))
         self._twist_due_ns: int | None = None  # next sim time the Twist is published; None: now
         n = len(robot.joint_names)
-        self.kp = _per_joint(p["kp"], n, "kp")
-        self.kd = _per_joint(p["kd"], n, "kd")
+        self.kp = per_joint(p["kp"], n, "kp")
+        self.kd = per_joint(p["kd"], n, "kd")
         self.decoder = JointCommandDecoder(robot.joint_names, mode=str(p["command_mode"]))
         self.ages = CommandAges(policy_period_s=float(p["policy_period_s"]))
         self.trajectory = Trajectory(n, capacity=4096)
@@ -218,44 +191,19 @@ class MujocoSimNode(Node):
         sec, nsec = divmod(now, NS_PER_S)
         count = 0
         if self._joint_pub is not None:
-            j = self._joint
-            j.header.stamp.sec, j.header.stamp.nanosec = sec, nsec
-            j.position, j.velocity, j.effort = (
-                robot.joint_pos().tolist(), robot.joint_vel().tolist(), robot.joint_effort().tolist()
-            )
-            self._joint_pub.publish(j)
+            self._joint_pub.publish(fill_joint_state(self._joint, robot, sec, nsec))
             count += 1
         if self._imu_pub is not None:
-            m = self._imu
-            m.header.stamp.sec, m.header.stamp.nanosec = sec, nsec
-            w, x, y, z = robot.imu_quat().tolist()
-            m.orientation.w, m.orientation.x, m.orientation.y, m.orientation.z = w, x, y, z
-            m.angular_velocity.x, m.angular_velocity.y, m.angular_velocity.z = robot.imu_ang_vel().tolist()
-            self._imu_pub.publish(m)
+            self._imu_pub.publish(fill_imu(self._imu, robot, sec, nsec))
             count += 1
         if self._odom_pub is not None:
-            self._publish_odom(sec, nsec)
+            self._odom_pub.publish(fill_odometry(self._odom, robot, sec, nsec))
             count += 1
         if self._twist_pub is not None and (self._twist_due_ns is None or now >= self._twist_due_ns):
             self._twist_pub.publish(self._twist)  # constant: at twist_period_s, not every tick
             self._twist_due_ns = now + self.twist_period_ns
             count += 1
         return count
-
-    def _publish_odom(self, sec: int, nsec: int) -> None:
-        import mujoco
-
-        robot, o = self.robot, self._odom
-        o.header.stamp.sec, o.header.stamp.nanosec = sec, nsec
-        o.header.frame_id, o.child_frame_id = "world", robot.base_body or ""
-        (o.pose.pose.position.x, o.pose.pose.position.y, o.pose.pose.position.z) = robot.base_pos().tolist()
-        w, x, y, z = robot.base_quat().tolist()
-        o.pose.pose.orientation.w, o.pose.pose.orientation.x, o.pose.pose.orientation.y, o.pose.pose.orientation.z = w, x, y, z
-        lin_b = np.zeros(3)
-        mujoco.mju_rotVecQuat(lin_b, robot.base_lin_vel(), np.array([w, -x, -y, -z]))
-        o.twist.twist.linear.x, o.twist.twist.linear.y, o.twist.twist.linear.z = lin_b.tolist()
-        o.twist.twist.angular.x, o.twist.twist.angular.y, o.twist.twist.angular.z = robot.base_ang_vel().tolist()
-        self._odom_pub.publish(o)
 
     def _publish_clock(self, tick: int = 0) -> None:
         if self.publish_clock and tick % self.clock_every == 0:
@@ -390,16 +338,6 @@ class MujocoSimNode(Node):
         return {"mode": self.mode, "ticks": len(self.trajectory) // self.substeps,
                 "sim_seconds": self.robot.time, "command_age": self.ages.summary(),
                 "rejected_commands": self.rejected}
-
-
-def _per_joint(values, n: int, name: str) -> np.ndarray:
-    values = values if isinstance(values, (list, tuple)) or hasattr(values, "__len__") else [values]
-    arr = np.asarray([float(v) for v in values], dtype=np.float64)
-    if arr.size == 1:
-        return np.full(n, arr[0])
-    if arr.size != n:
-        raise SimError(f"{name} has {arr.size} values for {n} joints; give one value or one per joint")
-    return arr
 
 
 def _spin_until(executor: SingleThreadedExecutor, done: Callable[[], bool], timeout: float, what: str) -> None:
