@@ -111,6 +111,7 @@ class MujocoSimNode(Node):
         self._command_stamp_ns: int | None = None
         self._received = 0
         self._target: np.ndarray | None = None
+        self._tick_count = 0  # ticks simulated since start
 
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         t = self.topics
@@ -183,7 +184,9 @@ class MujocoSimNode(Node):
         self._command_stamp_ns = msg.header.stamp.sec * NS_PER_S + msg.header.stamp.nanosec
 
     def sim_time_ns(self) -> int:
-        return round(self.robot.time * NS_PER_S)
+        """Sim time in integer ns, counted in ticks (``mj_data.time`` sums float steps and drifts:
+        a clock a nanosecond short of a period would not make the policy node tick)."""
+        return self._tick_count * self.period_ns
 
     def publish_state(self) -> int:
         """Publish the robot's state at the current sim time; return the number of input messages."""
@@ -213,6 +216,7 @@ class MujocoSimNode(Node):
     def _physics(self) -> None:
         """Apply the held command for one tick (``substeps`` physics steps), recording each."""
         robot = self.robot
+        self._tick_count += 1
         for _ in range(self.substeps):
             effort = robot.control()
             robot.step()
@@ -333,6 +337,27 @@ class MujocoSimNode(Node):
             if progress is not None:
                 progress(tick)
 
+    def reset_policy_node(self, executor: SingleThreadedExecutor, *, timeout: float = 5.0) -> None:
+        """Call the policy node's ``~/reset`` (initial memory, step counter 0) and wait for it.
+
+        Raises:
+            SimError: when the service is absent, silent or refuses.
+        """
+        from std_srvs.srv import Trigger
+
+        target = self.topics.node
+        client = self.create_client(Trigger, f"{target}/reset")
+        try:
+            if not client.wait_for_service(timeout_sec=timeout):
+                raise SimError(f"service {target}/reset not available after {timeout:g} s")
+            future = client.call_async(Trigger.Request())
+            _spin_until(executor, future.done, timeout, f"{target}/reset did not answer within {timeout:g} s")
+            response = future.result()
+            if response is None or not response.success:
+                raise SimError(f"{target}/reset failed: {getattr(response, 'message', 'no response')}")
+        finally:
+            self.destroy_client(client)
+
     def report(self) -> dict:
         """Mode, steps, command ages and rejected commands (JSON-friendly)."""
         return {"mode": self.mode, "ticks": len(self.trajectory) // self.substeps,
@@ -358,6 +383,8 @@ def main(args: list[str] | None = None) -> int:
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         node.wait_for_policy_node(executor)
+        if node.mode == "lockstep":
+            node.reset_policy_node(executor)  # deterministic: start from the initial memory
         seconds = node.duration_s if node.duration_s > 0 else float("inf")
         chunk = 1.0
         done = 0.0

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
-from std_srvs.srv import Trigger
 
 from exploy.sim.errors import SimError
 from exploy.sim.monitor import Trajectory
@@ -140,7 +139,7 @@ def run_closed_loop(
         sim.wait_for_policy_node(executor, DISCOVERY_TIMEOUT_S if proc is not None else 10.0)
         if proc is not None and proc.poll() is not None:
             raise SimError(f"policy_node exited with code {proc.returncode}; see {node_log or 'its output'}")
-        _reset(sim, executor, target, timeout=max(timeout, 5.0))
+        sim.reset_policy_node(executor, timeout=max(timeout, 5.0))
         ticks = max(1, round(seconds * 1e9 / sim.period_ns))
         start = time.perf_counter()
         with tqdm(total=ticks, desc=f"sim2sim ({mode})", unit="tick", disable=not progress, mininterval=0.5) as bar:
@@ -160,21 +159,3 @@ def run_closed_loop(
         rclpy.try_shutdown(context=context)
         if proc is not None:
             _stop(proc)
-
-
-def _reset(sim: MujocoSimNode, executor: SingleThreadedExecutor, target: str, *, timeout: float) -> None:
-    client = sim.create_client(Trigger, f"/{target.strip('/')}/reset")
-    try:
-        if not client.wait_for_service(timeout_sec=timeout):
-            raise SimError(f"service {target}/reset not available after {timeout:g} s")
-        future = client.call_async(Trigger.Request())
-        deadline = time.monotonic() + timeout
-        while not future.done():
-            if time.monotonic() > deadline:
-                raise SimError(f"{target}/reset did not answer within {timeout:g} s")
-            executor.spin_once(timeout_sec=0.05)
-        response = future.result()
-        if response is None or not response.success:
-            raise SimError(f"{target}/reset failed: {getattr(response, 'message', 'no response')}")
-    finally:
-        sim.destroy_client(client)
