@@ -98,7 +98,17 @@ def run_closed_loop(
     """
     from tqdm import tqdm
 
-    target = node or "/policy_node"
+    from exploy.format import PolicyFormatError, read_metadata
+    from exploy.mapping import MappingError, build_topic_map
+    from exploy.sim.wiring import sim_topics
+
+    target = "/" + (node or "/policy_node").strip("/")
+    # Check the model and the policy's topics before starting anything.
+    robot = MujocoRobot.from_file(mjcf, imu_site=imu_site or None)
+    try:
+        topics = sim_topics(build_topic_map(read_metadata(policy)), target)
+    except (PolicyFormatError, MappingError, OSError) as err:
+        raise SimError(f"cannot read the topics of {policy}: {err}") from err
     proc = None
     policy_node = None
     if node is None and not in_process:
@@ -124,7 +134,7 @@ def run_closed_loop(
             # lockstep: the policy node ticks from ~/step; a sparse /clock still serves other nodes
             Parameter("clock_every", value=50 if mode == "lockstep" else 1),
         ]
-        sim = MujocoSimNode(context=context, parameter_overrides=overrides)
+        sim = MujocoSimNode(robot=robot, topics=topics, context=context, parameter_overrides=overrides)
         executor.add_node(sim)
         if node is None and in_process:
             from exploy_ros.policy_node import PolicyNode

@@ -24,6 +24,12 @@ from exploy.sim.errors import SimError
 __all__ = ["MujocoRobot"]
 
 
+def _one_line(err: Exception, limit: int = 300) -> str:
+    """MuJoCo's multi-line compiler message as one bounded line."""
+    text = " ".join(str(err).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _name2id(model: mujoco.MjModel, kind: mujoco.mjtObj, name: str, what: str) -> int:
     index = mujoco.mj_name2id(model, kind, name)
     if index < 0:
@@ -114,7 +120,7 @@ class MujocoRobot:
         try:
             model = mujoco.MjModel.from_xml_string(xml)
         except ValueError as err:
-            raise SimError(f"the MJCF does not compile: {err}") from err
+            raise SimError(f"the MJCF does not compile: {_one_line(err)}") from err
         robot = cls(model, **kwargs)
         robot.xml = xml
         return robot
@@ -128,7 +134,7 @@ class MujocoRobot:
         try:
             model = mujoco.MjModel.from_xml_path(str(path))
         except ValueError as err:
-            raise SimError(f"MJCF file {path} does not compile: {err}") from err
+            raise SimError(f"MJCF file {path} does not compile: {_one_line(err)}") from err
         robot = cls(model, **kwargs)
         robot.xml = path.read_text()
         return robot

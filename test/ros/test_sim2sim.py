@@ -86,3 +86,14 @@ def test_bad_input_exits_2(tmp_path: pathlib.Path, capsys) -> None:
     policy = _export(tmp_path)
     assert exploy_main(["sim2sim", "--policy", str(policy)]) == 2
     assert exploy_main(["sim2sim", "--policy", str(policy), "--mjcf", str(tmp_path / "nope.xml")]) == 2
+    capsys.readouterr()
+    garbage = tmp_path / "garbage.xml"
+    garbage.write_text("<mujoco><worldbody>")
+    out = tmp_path / "garbage_run"
+    assert exploy_main(["sim2sim", "--policy", str(policy), "--mjcf", str(garbage), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "does not compile" in err and err.count("\n") == 1  # one line
+    assert not (out / "policy_node.log").exists()  # refused before any node was started
+    plain = "exploy.examples.legged_robot:make_mlp_example"
+    assert exploy_main(["sim2sim", plain, "--policy", str(policy), "--out", str(out)]) == 2
+    assert "no 'robot' attribute" in capsys.readouterr().err
