@@ -177,7 +177,7 @@ class MujocoSimNode(Node):
             return
         if cmd.effort is not None:
             self.robot.set_command(effort=cmd.effort)
-            self._target = None
+            self._target = cmd.pos  # the policy's position target, if sent: tracking reference
         else:
             self.robot.set_command(pos=cmd.pos, vel=cmd.vel, kp=self.kp, kd=self.kd)
             self._target = cmd.pos

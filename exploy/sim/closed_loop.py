@@ -63,8 +63,10 @@ def rollout_env(env, actor, *, seconds: float, progress: bool = False) -> Trajec
     def on_update() -> None:
         if done_flag[0]:
             return
+        target = getattr(env, "joint_pos_command", None)
         traj.add(time=robot.time, joint_pos=robot.joint_pos(), base_pos=robot.base_pos(),
-                 base_quat=robot.base_quat(), effort=effort[0])
+                 base_quat=robot.base_quat(), effort=effort[0],
+                 target=None if target is None else target.numpy().reshape(-1))
 
     def on_reset() -> None:
         done_flag[0] = True

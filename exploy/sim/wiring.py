@@ -88,7 +88,11 @@ def sim_topics(topic_map: TopicMap, node: str) -> SimTopics:
 
 @dataclass(frozen=True)
 class JointCommand:
-    """A decoded joint command in simulator joint order (None: field not commanded)."""
+    """A decoded joint command in simulator joint order (None: field not commanded).
+
+    With ``effort`` set the efforts are applied and ``pos`` (if the message had positions) is only
+    the reference that command tracking is measured against.
+    """
 
     effort: np.ndarray | None
     pos: np.ndarray | None
@@ -151,7 +155,7 @@ class JointCommandDecoder:
         if use_effort:
             if eff is None:
                 raise SimError("effort mode, but the command carries no efforts")
-            return JointCommand(effort=eff, pos=None, vel=None)
+            return JointCommand(effort=eff, pos=pos, vel=None)  # pos: reference for tracking only
         if pos is None:
             raise SimError("the command carries neither efforts nor positions")
         return JointCommand(effort=None, pos=pos, vel=field(velocity, "velocity"))
