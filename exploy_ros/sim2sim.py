@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 
@@ -87,9 +88,9 @@ def run_closed_loop(
         velocity_command: Constant (vx, vy, wz) published when the policy reads a Twist.
         imu_site: The MJCF site published as the IMU.
         node_log: Where the started policy node's output goes (default: discarded).
-        in_process: Start the policy node in this process, spun by the simulator's executor
-            (the real node class over real topics, without a process switch per message: the
-            quickest start, e.g. for tests); False (default): in its own process, as on a robot.
+        in_process: Start the policy node in this process, on its own executor and thread (the
+            real node class over real topics; the quickest start, e.g. for tests); False
+            (default): in its own process, as on a robot.
         domain_id: ROS domain of the run (default: ``ROS_DOMAIN_ID`` of the environment).
         progress: Show a progress bar.
 
@@ -124,6 +125,8 @@ def run_closed_loop(
         rclpy.init(context=context, domain_id=domain_id)
     sim = None
     executor = SingleThreadedExecutor(context=context)
+    node_executor = None
+    node_thread = None
     try:
         overrides = [
             Parameter("mjcf", value=str(mjcf)), Parameter("policy_path", value=str(policy)),
@@ -145,7 +148,12 @@ def run_closed_loop(
             )
             if policy_node.start_failed:
                 raise SimError(f"policy_node could not start on {policy} (see the log above)")
-            executor.add_node(policy_node)
+            # Its own executor and thread: the simulator's executor keeps only its own entities
+            # (one wait set of a few entries per tick instead of both nodes' every entity).
+            node_executor = SingleThreadedExecutor(context=context)
+            node_executor.add_node(policy_node)
+            node_thread = threading.Thread(target=_spin, args=(node_executor,), name="policy_node", daemon=True)
+            node_thread.start()
         sim.wait_for_policy_node(executor, DISCOVERY_TIMEOUT_S if proc is not None else 10.0)
         if proc is not None and proc.poll() is not None:
             raise SimError(f"policy_node exited with code {proc.returncode}; see {node_log or 'its output'}")
@@ -161,11 +169,24 @@ def run_closed_loop(
         report["real_time_factor_achieved"] = sim.robot.time / wall if wall > 0 else None
         return ClosedLoopRun(trajectory=sim.trajectory, report=report, robot=sim.robot, seconds_wall=wall)
     finally:
-        for each in (sim, policy_node):
-            if each is not None:
-                executor.remove_node(each)
-                each.destroy_node()
+        if node_executor is not None:
+            node_executor.shutdown(timeout_sec=2.0)
+            if node_thread is not None:
+                node_thread.join(timeout=5.0)
+        if sim is not None:
+            executor.remove_node(sim)
+            sim.destroy_node()
+        if policy_node is not None:
+            policy_node.destroy_node()
         executor.shutdown()
         rclpy.try_shutdown(context=context)
         if proc is not None:
             _stop(proc)
+
+
+def _spin(executor: SingleThreadedExecutor) -> None:
+    """Spin ``executor`` until it is shut down (the in-process policy node's thread)."""
+    try:
+        executor.spin()
+    except Exception:  # shutdown races (context or executor gone) end the thread quietly
+        pass
