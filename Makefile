@@ -38,12 +38,13 @@ test-jazzy: venv-jazzy
 	$(PY_JAZZY) -m pytest -q $(ROS_TESTS)
 
 demo: venv
-	$(PY) -m exploy.demo --out build/demo
+	$(PY) -m exploy.demo --out build/demo --png docs/demo_sim2sim.png
 
 bench: venv
 	$(PY) bench/export.py
 	$(PY) bench/node_rate.py
 	$(PY) bench/replay.py
+	$(PY) bench/sim2sim.py
 
 clean:
 	rm -rf $(VENV) $(VENV_JAZZY) build *.egg-info

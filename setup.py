@@ -43,8 +43,10 @@ setup(
             "warp-lang",
             "rsl-rl-lib",
         ],
+        # The MuJoCo robot and sim-to-sim closed loop (exploy.sim, mujoco_sim_node).
+        "sim": ["mujoco==3.11.0"],
         "test": ["pytest", "mcap"],
-                # ROS 2 Kilted from PyPI wheels, for policy_node and replay_node without a ROS install
+        # ROS 2 Kilted from PyPI wheels, for policy_node and replay_node without a ROS install
         # (docs/install.md). On a robot ROS comes from apt instead (package.xml).
         "ros": [
             "ros-rclpy[fastrtps]>=9.1.2,<10",
@@ -86,6 +88,7 @@ setup(
             "exploy = exploy.cli.main:main",
             "policy_node = exploy_ros.policy_node:main",
             "replay_node = exploy_ros.replay_node:main",
+            "mujoco_sim_node = exploy_ros.mujoco_sim_node:main",
         ],
     },
 )

@@ -1,7 +1,10 @@
-"""The end-to-end demo behind ``make demo``: export → inspect → record → run the node → replay.
+"""The end-to-end demo behind ``make demo``: export → inspect → record → run the node → live
+replay → sim-to-sim closed loop.
 
-Each step is the command a user would type; the demo prints it, runs it, and times it.
-Usage: ``python -m exploy.demo [--out build/demo] [--steps 100] [--factory MODULE:FACTORY]``
+The robot is the MuJoCo quadruped (:mod:`exploy.examples.mujoco_quadruped`); without MuJoCo
+installed the plain-torch example runs instead and the closed-loop step is skipped. Each step is
+the command a user would type; the demo prints it, runs it, and times it.
+Usage: ``python -m exploy.demo [--out build/demo] [--steps 100] [--sim-seconds 10] [--png FILE]``
 """
 
 from __future__ import annotations
@@ -16,8 +19,11 @@ import signal
 import subprocess
 import sys
 import time
+from importlib.util import find_spec
 
-DEFAULT_FACTORY = "exploy.examples.legged_robot:make_mlp_example"
+MUJOCO_FACTORY = "exploy.examples.mujoco_quadruped:make_mlp_example"
+TORCH_FACTORY = "exploy.examples.legged_robot:make_mlp_example"
+DEFAULT_FACTORY = MUJOCO_FACTORY if find_spec("mujoco") is not None else TORCH_FACTORY
 NODE_NAME = "policy_node"
 
 
@@ -72,8 +78,13 @@ def _stop_node(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
-def run_demo(out: pathlib.Path, factory: str, steps: int) -> int:
-    """Run the whole tour into ``out``; return 0 when the deployed node matches the simulation."""
+def run_demo(out: pathlib.Path, factory: str, steps: int, *, sim_seconds: float = 10.0,
+             png: pathlib.Path | None = None) -> int:
+    """Run the whole tour into ``out``; return 0 when the deployed node matches the simulation.
+
+    With a MuJoCo factory the last step closes the loop through the running node for
+    ``sim_seconds``; its plot is also copied to ``png`` when given.
+    """
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
@@ -83,6 +94,8 @@ def run_demo(out: pathlib.Path, factory: str, steps: int) -> int:
     policy = out / "policy.onnx"
     bag = out / "sim_run"
     report = out / "replay"
+    closed = out / "sim2sim"
+    mujoco_robot = factory.split(":")[0].endswith("mujoco_quadruped") and find_spec("mujoco") is not None
     exploy = _tool("exploy")
     started = time.monotonic()
 
@@ -98,13 +111,26 @@ def run_demo(out: pathlib.Path, factory: str, steps: int) -> int:
         code = _run(5, "replay the bag live against the running node, tick by tick",
                     exploy + ["replay", str(bag), "--policy", str(policy), "--live", "--out", str(report),
                               "--quiet"], env, ok_codes=(0, 1))
+        loop_code = 0
+        if mujoco_robot:
+            loop_code = _run(6, "close the loop: the MuJoCo robot driven by the running node, vs the in-process sim",
+                             exploy + ["sim2sim", factory, "--policy", str(policy), "--node", f"/{NODE_NAME}",
+                                       "--seconds", f"{sim_seconds:g}", "--out", str(closed), "--quiet"],
+                             env, ok_codes=(0, 1))
     finally:
         _stop_node(node)
     summary = json.loads((report / "summary.json").read_text())
+    code = code or loop_code
     verdict = "MATCH: the robot runs exactly what the simulator ran" if code == 0 else "DIVERGED"
     print(f"\nexploy demo: {verdict} ({summary['num_ticks']} sim ticks compared, "
           f"{time.monotonic() - started:.0f} s)")
     print(f"  policy : {policy}\n  bag    : {bag}\n  plot   : {report / 'plot.png'}\n  report : {report / 'summary.json'}")
+    if mujoco_robot:
+        print(f"  closed loop: {closed / 'summary.json'}, plot {closed / 'plot.png'}")
+        if png is not None:
+            png.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(closed / "plot.png", png)
+            print(f"  plot copied to {png}")
     return code
 
 
@@ -113,9 +139,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("build/demo"), help="output folder (recreated)")
     parser.add_argument("--factory", default=DEFAULT_FACTORY, help="MODULE:FACTORY returning (env, actor)")
     parser.add_argument("--steps", type=int, default=100, help="policy steps to evaluate and record")
+    parser.add_argument("--sim-seconds", type=float, default=10.0, help="sim seconds of the closed loop (MuJoCo)")
+    parser.add_argument("--png", type=pathlib.Path, help="also copy the closed-loop plot here (e.g. docs/demo_sim2sim.png)")
     args = parser.parse_args(argv)
     try:
-        return run_demo(args.out, args.factory, args.steps)
+        return run_demo(args.out, args.factory, args.steps, sim_seconds=args.sim_seconds, png=args.png)
     except DemoError as err:
         print(f"exploy demo: {err}", file=sys.stderr)
         return 2

@@ -15,3 +15,13 @@ INPUT_COUNT_QOS = QoSProfile(
     depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL
 )
 """QoS of ``~/input_count``: a late-joining driver still gets the current count."""
+
+STEP_TOPIC = "step"
+"""``~/step`` (std_msgs/UInt64MultiArray ``[sim_time_ns, inputs]``; ``use_sim_time`` only): the
+one-message lockstep handshake. The node moves its clock to ``sim_time_ns`` (ticking as a
+``/clock`` message would) as soon as it has taken ``inputs`` input messages since the previous
+step message, so a driver publishes its inputs, then the step, then waits for ``~/tick``: one
+round trip per tick. Once a step message arrived the node no longer ticks from ``/clock``."""
+
+STEP_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
+"""QoS of ``~/step``: reliable, so no step is lost; volatile, so a late joiner never replays one."""

@@ -12,6 +12,11 @@ Topics (names relative to the node; inputs and outputs follow the topic map, see
   only): how many input messages the node has taken so far, published after each one, so a
   lockstep driver (``exploy replay --live``) knows its inputs are in before it moves
   ``/clock`` (DDS does not order messages across topics);
+- ``~/step`` (``std_msgs/UInt64MultiArray`` ``[sim_time_ns, inputs]``; ``use_sim_time`` only):
+  the one-round-trip lockstep handshake (:data:`exploy_ros.lockstep.STEP_TOPIC`): the node
+  moves its clock to ``sim_time_ns`` once it has taken ``inputs`` input messages since the
+  previous step; after the first step message ``/clock`` no longer makes it tick and
+  ``~/input_count`` is no longer published (one publish less per input message);
 - ``/diagnostics`` (``diagnostic_msgs/DiagnosticArray``) and the ``~/reset`` service
   (``std_srvs/Trigger``: restores the initial memory and sets the step counter to 0);
 - safety (:mod:`exploy_ros.safety_io`, logic in :mod:`exploy.safety`): ``~/state``
@@ -47,7 +52,7 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock as ClockMsg
-from std_msgs.msg import Float32MultiArray, UInt64
+from std_msgs.msg import Float32MultiArray, UInt64, UInt64MultiArray
 from std_srvs.srv import Trigger
 from diagnostic_msgs.msg import DiagnosticArray
 
@@ -61,7 +66,7 @@ from exploy.safety import REJECTED_TICK, RecentCounts, SafetyError, Supervisor, 
 from exploy_ros.adapters import message_class
 from exploy_ros.diagnostics import TickStats, build_status
 from exploy_ros.inputs import InputStore
-from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC
+from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC, STEP_QOS, STEP_TOPIC
 from exploy_ros.outputs import ArrayWriter, OutputWriter
 from exploy_ros.parameters import NodeSettings, declare_parameters, read_settings, tick_rate
 from exploy_ros.safety_io import (
@@ -130,6 +135,9 @@ class PolicyNode(LifecycleNode):
         self._waiting_logged_ns = -LOG_PERIOD_NS
         self._output_logged_ns = -LOG_PERIOD_NS
         self._now_ns: int | None = None  # last /clock time (use_sim_time), None before the first
+        self._stepped = False  # a ~/step driver took over the clock
+        self._since_step = 0  # input messages taken since the last ~/step
+        self._pending_step: tuple[int, int] | None = None  # (sim_time_ns, inputs) waiting for inputs
         self._diag_last = (0, time.monotonic_ns())
         self.start_failed = False
         if self.get_parameter("autostart").value:
@@ -217,6 +225,9 @@ class PolicyNode(LifecycleNode):
             self._owned_publishers.append(self._input_count_pub)
             clock_qos = QoSProfile(depth=max(settings.qos_depth, 10), reliability=ReliabilityPolicy.BEST_EFFORT)
             self._owned_subscriptions.append(self.create_subscription(ClockMsg, "/clock", self._on_clock, clock_qos))
+            self._owned_subscriptions.append(
+                self.create_subscription(UInt64MultiArray, f"~/{STEP_TOPIC}", self._on_step, STEP_QOS)
+            )
         self._diag_timer = self.create_timer(
             settings.diagnostics_period_s, self._publish_diagnostics, clock=Clock(clock_type=ClockType.STEADY_TIME)
         )
@@ -335,6 +346,7 @@ class PolicyNode(LifecycleNode):
         self._owned_subscriptions, self._owned_publishers, self._outputs, self._debug = [], [], [], None
         self._tick_pub = self._diag_pub = self._diag_timer = self._reset_service = None
         self._input_count_pub = None
+        self._stepped, self._since_step, self._pending_step = False, 0, None
         self.policy = self.topic_map = self.inputs = self.settings = None
         self._now_ns = None
         failures = []
@@ -358,7 +370,14 @@ class PolicyNode(LifecycleNode):
                         inputs.commit(topic, decoded, self._clock_ns())
             if self._input_count_pub is not None:
                 self._input_count.data += 1
-                self._input_count_pub.publish(self._input_count)
+                if not self._stepped:  # a ~/step driver needs no count: save a publish per input
+                    self._input_count_pub.publish(self._input_count)
+                self._since_step += 1
+                pending = self._pending_step
+                if pending is not None and self._since_step >= pending[1]:
+                    self._pending_step = None
+                    self._since_step -= pending[1]
+                    self._advance_clock(pending[0])
         return on_message
 
     def _clock_ns(self) -> int:
@@ -368,7 +387,26 @@ class PolicyNode(LifecycleNode):
         return time.monotonic_ns()
 
     def _on_clock(self, msg: ClockMsg) -> None:
-        now = msg.clock.sec * NS_PER_S + msg.clock.nanosec
+        if not self._stepped:
+            self._advance_clock(msg.clock.sec * NS_PER_S + msg.clock.nanosec)
+
+    def _on_step(self, msg: UInt64MultiArray) -> None:
+        """``~/step``: move the clock once this step's inputs are in (see :data:`STEP_TOPIC`)."""
+        if len(msg.data) != 2:
+            self._log_output_problem(
+                self._clock_ns(), f"Ignored a ~/{STEP_TOPIC} message with {len(msg.data)} values: send [sim_time_ns, inputs]"
+            )
+            return
+        self._stepped = True
+        now, inputs = int(msg.data[0]), int(msg.data[1])
+        if self._since_step >= inputs:
+            self._since_step -= inputs
+            self._advance_clock(now)
+        else:
+            self._pending_step = (now, inputs)
+
+    def _advance_clock(self, now: int) -> None:
+        """The sim clock moved to ``now`` (ns): run the ticks that became due."""
         if self._now_ns is None and self.inputs is not None:
             self.inputs.restamp(now)  # messages that came before the first /clock are fresh
         self._now_ns = now

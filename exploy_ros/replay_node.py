@@ -3,11 +3,10 @@
 For every sim tick ``k`` of the bag the driver
 
 1. calls the node's ``~/reset`` service where the bag marks a reset (and before tick 0);
-2. publishes the tick's inputs on the node's input topics and waits until the node's
-   ``~/input_count`` says it has taken them (DDS does not order messages across topics, and
-   ``wait_for_all_acked`` is not bounded reliably here), so they are in before the clock moves;
-3. publishes ``/clock`` at the tick's sim time (the node, with ``use_sim_time``, ticks once);
-4. waits (bounded) for one message on every output topic and the node's ``~/tick``, whose
+2. publishes the tick's inputs on the node's input topics, then ``~/step`` ``[sim_time_ns,
+   inputs]`` (:data:`exploy_ros.lockstep.STEP_TOPIC`): the node ticks once it has taken those
+   inputs (DDS does not order messages across topics), so one round trip per tick;
+3. waits (bounded) for one message on every output topic and the node's ``~/tick``, whose
    ``ctx.step_count`` must be the one the bag implies.
 
 Before the first tick the driver sets the node's ``soft_start_s`` to 0 (and restores it after),
@@ -35,7 +34,7 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
-from std_msgs.msg import UInt64
+from std_msgs.msg import UInt64, UInt64MultiArray
 from std_srvs.srv import Trigger
 
 from exploy.bag.checks import check_expected_complete
@@ -49,11 +48,13 @@ from exploy.errors import ExployError
 from exploy.format import PolicyFormatError, read_metadata
 from exploy.mapping import TopicDecoder, TopicEncoder, TopicMap
 from exploy_ros.adapters import build_ros_message, message_class
-from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC
+from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC, STEP_QOS, STEP_TOPIC
 from exploy_ros.safety_io import disable_soft_start
 
 NS_PER_S = 1_000_000_000
 DISCOVERY_TIMEOUT_S = 10.0
+CLOCK_EVERY = 50
+"""Ticks between two ``/clock`` messages (for other nodes; the policy node ticks from ``~/step``)."""
 
 
 class ReplayDriver(Node):
@@ -85,6 +86,8 @@ class ReplayDriver(Node):
         qos = QoSProfile(depth=1000, reliability=ReliabilityPolicy.RELIABLE)
         self._clock_pub = self.create_publisher(Clock, "/clock", qos)
         self._clock_msg = Clock()
+        self._step_pub = self.create_publisher(UInt64MultiArray, f"{self.target}/{STEP_TOPIC}", STEP_QOS)
+        self._step_msg = UInt64MultiArray()
         self._inputs = [
             (TopicEncoder(spec), spec.msg_type, self.create_publisher(message_class(spec.msg_type), self.resolve(spec.topic), qos))
             for spec in topic_map.inputs
@@ -129,7 +132,7 @@ class ReplayDriver(Node):
             f"Is policy node {self.target} running and active, with use_sim_time:=true and the "
             "policy file and mapping file the bag was recorded for (same ROS_DOMAIN_ID)?"
         )
-        for _, _, pub in self._inputs:
+        for _, _, pub in [*self._inputs, (None, None, self._step_pub)]:
             self._spin_until(
                 executor, lambda p=pub: p.get_subscription_count() > 0, timeout,
                 f"Nobody subscribes to {pub.topic_name} after {timeout:g} s. {hint}",
@@ -179,26 +182,21 @@ class ReplayDriver(Node):
         timing: list[Divergence] = []
         counts: list[int] = []  # ~/tick messages per /clock step (the rate check)
         step_count = 0
-        taken = self._input_count or 0
         for tick in tqdm(range(rec.num_ticks), desc="live replay", unit="tick", disable=not progress, mininterval=0.5):
             if tick == 0 or rec.resets[tick]:
                 self.reset_node(executor)
                 step_count = 0
             stamp = meta.stamp(tick)
+            sent = 0
             if rec.input_ticks[tick] or tick == 0:
                 values = {name: arr[tick] for name, arr in rec.inputs.items()}
                 sec_nsec = (stamp // NS_PER_S, stamp % NS_PER_S)
                 for encode, msg_type, pub in self._inputs:
                     pub.publish(build_ros_message(msg_type, encode(values, stamp=sec_nsec, check_finite=False)))
-                taken += len(self._inputs)
-                self._spin_until(
-                    executor, lambda n=taken: (self._input_count or 0) >= n, self.timeout,
-                    f"{self.target} did not take the inputs of tick {tick} within {self.timeout:g} s "
-                    f"(input_count {self._input_count}, expected {taken})",
-                )
+                sent = len(self._inputs)
             self._drain_extra_ticks(counts)
-            self._clock_msg.clock.sec, self._clock_msg.clock.nanosec = stamp // NS_PER_S, stamp % NS_PER_S
-            self._clock_pub.publish(self._clock_msg)
+            self._step_msg.data = [stamp, sent]
+            self._step_pub.publish(self._step_msg)
             try:
                 self._spin_until(
                     executor,
@@ -212,6 +210,9 @@ class ReplayDriver(Node):
                 rate = tick_rate_problem([*counts, len(self._ticks)], dt_ns=meta.dt_ns, file_rate_hz=self.file_rate, node=self.target)
                 raise LiveReplayError(f"{err} Probably a {rate[1]}" if rate else str(err)) from err
             counts.append(1)
+            if tick % CLOCK_EVERY == 0:  # for other nodes; after the tick ran, so it cannot trigger one
+                self._clock_msg.clock.sec, self._clock_msg.clock.nanosec = stamp // NS_PER_S, stamp % NS_PER_S
+                self._clock_pub.publish(self._clock_msg)
             ran = self._ticks.popleft()
             if ran != step_count:
                 timing.append(

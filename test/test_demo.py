@@ -1,4 +1,5 @@
-"""`make demo` end to end: export, inspect, record, node in its own process, live replay."""
+"""`make demo` end to end: export, inspect, record, node in its own process, live replay, and the
+MuJoCo closed loop through that node."""
 
 from __future__ import annotations
 
@@ -13,13 +14,19 @@ from rosbags.highlevel import AnyReader
 def test_demo_runs_the_whole_tour_and_matches(tmp_path):
     out = tmp_path / "demo"
     result = subprocess.run(
-        [sys.executable, "-m", "exploy.demo", "--out", str(out), "--steps", "30"],
+        [sys.executable, "-m", "exploy.demo", "--out", str(out), "--steps", "30", "--sim-seconds", "1",
+         "--png", str(tmp_path / "docs" / "sim2sim.png")],
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "exploy demo: MATCH" in result.stdout
-    for step in ("[1] export", "[2] inspect", "[3] record", "[4] start the policy node", "[5] replay"):
+    for step in ("[1] export", "[2] inspect", "[3] record", "[4] start the policy node", "[5] replay",
+                 "[6] close the loop"):
         assert step in result.stdout
+    closed = json.loads((out / "sim2sim" / "summary.json").read_text())
+    assert closed["ok"] and closed["comparison"]["ticks_compared"] == 200  # 1 s at 200 Hz
+    assert not closed["stability"]["fell"]
+    assert (tmp_path / "docs" / "sim2sim.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = json.loads((out / "replay" / "summary.json").read_text())
     assert summary["ok"] and summary["mode"] == "live"
     assert summary["num_ticks"] == 30 * 4  # every sim tick of 30 policy steps at decimation 4

@@ -18,7 +18,7 @@ import sys
 
 from exploy.errors import ExployError
 
-SUBCOMMANDS = ("export", "inspect", "record", "replay")
+SUBCOMMANDS = ("export", "inspect", "record", "replay", "sim2sim")
 
 EXIT_OK = 0
 EXIT_FAILED = 1

@@ -8,6 +8,13 @@ import numpy as np
 import torch
 
 MAX_REPORTED = 20
+OBS_OUTPUT = "obs"
+BAKED_STATE_HINT = (
+    "  hint: the file's observations do not follow the environment's state, so some state was baked "
+    "in as a constant at export: compute_observations read a tensor that is not a registered Input "
+    "(e.g. torch.from_numpy(mj_data.qpos) or a new tensor made per call). Register tensors that are "
+    "updated in place and read those (exploy.sim.TensorMirror; docs/wrapping_a_simulator.md)."
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,8 @@ class EvaluationReport:
         lines += ["  " + m.describe() for m in self.mismatches[:MAX_REPORTED]]
         if len(self.mismatches) > MAX_REPORTED:
             lines.append(f"  ... and {len(self.mismatches) - MAX_REPORTED} more")
+        if self.mismatches[0].name == OBS_OUTPUT:
+            lines.append(BAKED_STATE_HINT)
         return "\n".join(lines)
 
 

@@ -1,0 +1,410 @@
+"""The MuJoCo simulator as a ROS 2 node: a physics robot for the policy node, closed loop.
+
+Loads any MJCF (parameter ``mjcf``) and, every physics step, publishes
+
+- ``sensor_msgs/JointState`` of the driven joints, by name (position, velocity, effort);
+- ``sensor_msgs/Imu`` of a named site (orientation w.r.t. the world, angular velocity in the
+  site frame);
+- optionally ``nav_msgs/Odometry`` of the floating base and a constant ``geometry_msgs/Twist``
+  velocity command;
+- ``/clock`` (sim time after the step);
+
+and applies the joint commands it receives (``sensor_msgs/JointState`` by name: efforts, or
+position targets tracked with per-joint ``kp``/``kd``) at every physics step. Topic names
+come from the policy's topic map (parameter ``policy_path`` and ``target_node``) unless given.
+
+Modes (parameter ``mode``):
+
+- ``lockstep``: for each tick, publish the state, then ``<target>/step`` ``[sim_time_ns,
+  inputs]`` (:data:`exploy_ros.lockstep.STEP_TOPIC`), wait (bounded) for the command that tick
+  produced, apply it, step. Deterministic: the same run every time.
+- ``realtime``: free-running at ``real_time_factor``; the latest command is applied, and the
+  age of the command applied at each step (sim time minus the command's header stamp) is
+  reported: percentiles and the number of steps whose command is older than one policy period.
+
+The logic lives in :mod:`exploy.sim` (robot, wiring, monitor); this module only moves messages.
+Console script ``mujoco_sim_node``; :func:`exploy.cli.sim2sim` runs it in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import Twist
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import Imu, JointState
+from std_msgs.msg import UInt64MultiArray
+
+from exploy.errors import ExployError
+from exploy.sim.errors import SimError
+from exploy.sim.monitor import CommandAges, Trajectory
+from exploy.sim.mujoco_robot import MujocoRobot
+from exploy.sim.wiring import JointCommandDecoder, SimTopics, sim_topics
+from exploy_ros.lockstep import STEP_QOS, STEP_TOPIC
+from exploy_ros.mujoco_sim_parameters import PARAMETERS, per_joint
+from exploy_ros.sim_messages import fill_imu, fill_joint_state, fill_odometry
+
+NS_PER_S = 1_000_000_000
+NODE_NAME = "mujoco_sim"
+
+class MujocoSimNode(Node):
+    """Publishes a MuJoCo robot's state and applies joint commands (see the module docstring).
+
+    Args:
+        robot: The robot; default: built from the ``mjcf``/``joints``/``imu_site`` parameters.
+        topics: Topic names; default: from the parameters and ``policy_path``'s topic map.
+        **kwargs: Passed to :class:`rclpy.node.Node` (``parameter_overrides``, ``context``, ...).
+
+    Raises:
+        ExployError: for a bad parameter, model or policy file (the message says which).
+    """
+
+    def __init__(self, *, robot: MujocoRobot | None = None, topics: SimTopics | None = None, **kwargs) -> None:
+        super().__init__(kwargs.pop("node_name", NODE_NAME), **kwargs)
+        for name, (default, text) in PARAMETERS.items():
+            numeric = isinstance(default, float) or (isinstance(default, list) and isinstance(default[0], float))
+            # dynamic typing for numbers: kp:=[30, 30, ...] (ints) is accepted where doubles are meant
+            self.declare_parameter(name, default, ParameterDescriptor(description=text, dynamic_typing=numeric))
+        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        self.mode = str(p["mode"])
+        if self.mode not in ("lockstep", "realtime"):
+            raise SimError(f"mode '{self.mode}' is not lockstep or realtime")
+        if robot is None:
+            if not p["mjcf"]:
+                raise SimError("set parameter mjcf:=<model.xml>")
+            joints = [j for j in p["joints"] if j] or None
+            robot = MujocoRobot.from_file(p["mjcf"], joint_names=joints, imu_site=p["imu_site"] or None)
+        self.robot = robot
+        self.topics = topics if topics is not None else self._topics(p)
+        rate = float(p["rate_hz"]) or 1.0 / robot.dt
+        substeps = round(1.0 / (rate * robot.dt))
+        if substeps < 1 or abs(substeps * robot.dt * rate - 1.0) > 1e-6:
+            raise SimError(f"tick rate {rate:g} Hz is not the physics rate {1 / robot.dt:g} Hz divided by an integer")
+        self.substeps = substeps
+        self.period_ns = round(NS_PER_S / rate)
+        self.rtf = float(p["real_time_factor"])
+        if not self.rtf > 0.0:
+            raise SimError(f"real_time_factor must be > 0, got {self.rtf}")
+        self.timeout = float(p["timeout_s"])
+        self.duration_s = float(p["duration_s"])
+        self.publish_clock = bool(p["publish_clock"])
+        self.clock_every = max(1, int(p["clock_every"]))
+        self.twist_period_ns = max(0, round(float(p["twist_period_s"]) * NS_PER_S))
+        self._twist_due_ns: int | None = None  # next sim time the Twist is published; None: now
+        n = len(robot.joint_names)
+        self.kp = per_joint(p["kp"], n, "kp")
+        self.kd = per_joint(p["kd"], n, "kd")
+        self.decoder = JointCommandDecoder(robot.joint_names, mode=str(p["command_mode"]))
+        self.ages = CommandAges(policy_period_s=float(p["policy_period_s"]))
+        self.trajectory = Trajectory(n, capacity=4096)
+        self.rejected = 0
+        self._command_msg: JointState | None = None
+        self._command_stamp_ns: int | None = None
+        self._received = 0
+        self._target: np.ndarray | None = None
+        self._tick_count = 0  # ticks simulated since start
+
+        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        t = self.topics
+        self._joint_pub = self.create_publisher(JointState, t.joint_state, qos) if t.joint_state else None
+        self._imu_pub = self.create_publisher(Imu, t.imu, qos) if t.imu else None
+        self._odom_pub = None
+        if t.odom:
+            from nav_msgs.msg import Odometry
+            self._odom_pub, self._odom = self.create_publisher(Odometry, t.odom, qos), Odometry()
+        self._twist_pub = self.create_publisher(Twist, t.twist, qos) if t.twist else None
+        self._clock_pub = self.create_publisher(Clock, "/clock", qos)
+        self._step_pub = self.create_publisher(UInt64MultiArray, f"{t.node}/{STEP_TOPIC}", STEP_QOS)
+        self._command_sub = self.create_subscription(JointState, t.command, self._on_command, qos)
+        self._wait_set = None  # lockstep fast path: a wait set holding only the command subscription
+        self._joint = JointState(name=list(robot.joint_names))
+        self._imu = Imu()
+        self._imu.header.frame_id = robot.imu_site or ""
+        self._twist = Twist()
+        vx, vy, wz = (list(p["velocity_command"]) + [0.0, 0.0, 0.0])[:3]
+        self._twist.linear.x, self._twist.linear.y, self._twist.angular.z = float(vx), float(vy), float(wz)
+        self._clock = Clock()
+        self._step = UInt64MultiArray()
+        self._step.data = [0, len(t.published)]
+
+    def _topics(self, p: dict) -> SimTopics:
+        derived = None
+        if p["policy_path"]:
+            from exploy.format import read_metadata
+            from exploy.mapping import build_topic_map
+            derived = sim_topics(build_topic_map(read_metadata(p["policy_path"])), p["target_node"])
+        node = "/" + str(p["target_node"]).strip("/")
+
+        def pick(param: str, attr: str, default: str | None) -> str | None:
+            if p[param]:
+                return p[param]
+            return getattr(derived, attr) if derived is not None else default
+
+        command = pick("command_topic", "command", f"{node}/output/joint_targets")
+        return SimTopics(
+            joint_state=pick("joint_state_topic", "joint_state", "joint_states"),
+            imu=pick("imu_topic", "imu", "imu" if self.robot.has_imu else None),
+            odom=pick("odom_topic", "odom", None), twist=pick("twist_topic", "twist", None),
+            command=command, node=node,
+        )
+
+    # -- messages ---------------------------------------------------------------------------
+
+    def _on_command(self, msg: JointState) -> None:
+        self._command_msg = msg
+        self._received += 1
+
+    def _take_command(self) -> None:
+        """Decode the latest command, if any, and hold it; a bad one is counted and dropped."""
+        msg, self._command_msg = self._command_msg, None
+        if msg is None:
+            return
+        try:
+            cmd = self.decoder.decode(msg.name, position=msg.position, velocity=msg.velocity, effort=msg.effort)
+        except SimError as err:
+            self.rejected += 1
+            if self.rejected <= 3 or self.rejected % 1000 == 0:
+                self.get_logger().error(f"Command rejected ({self.rejected} so far): {err}")
+            return
+        if cmd.effort is not None:
+            self.robot.set_command(effort=cmd.effort)
+            self._target = cmd.pos  # the policy's position target, if sent: tracking reference
+        else:
+            self.robot.set_command(pos=cmd.pos, vel=cmd.vel, kp=self.kp, kd=self.kd)
+            self._target = cmd.pos
+        self._command_stamp_ns = msg.header.stamp.sec * NS_PER_S + msg.header.stamp.nanosec
+
+    def sim_time_ns(self) -> int:
+        """Sim time in integer ns, counted in ticks (``mj_data.time`` sums float steps and drifts:
+        a clock a nanosecond short of a period would not make the policy node tick)."""
+        return self._tick_count * self.period_ns
+
+    def publish_state(self) -> int:
+        """Publish the robot's state at the current sim time; return the number of input messages."""
+        robot, now = self.robot, self.sim_time_ns()
+        sec, nsec = divmod(now, NS_PER_S)
+        count = 0
+        if self._joint_pub is not None:
+            self._joint_pub.publish(fill_joint_state(self._joint, robot, sec, nsec))
+            count += 1
+        if self._imu_pub is not None:
+            self._imu_pub.publish(fill_imu(self._imu, robot, sec, nsec))
+            count += 1
+        if self._odom_pub is not None:
+            self._odom_pub.publish(fill_odometry(self._odom, robot, sec, nsec))
+            count += 1
+        if self._twist_pub is not None and (self._twist_due_ns is None or now >= self._twist_due_ns):
+            self._twist_pub.publish(self._twist)  # constant: at twist_period_s, not every tick
+            self._twist_due_ns = now + self.twist_period_ns
+            count += 1
+        return count
+
+    def _publish_clock(self, tick: int = 0) -> None:
+        if self.publish_clock and tick % self.clock_every == 0:
+            self._clock.clock.sec, self._clock.clock.nanosec = divmod(self.sim_time_ns(), NS_PER_S)
+            self._clock_pub.publish(self._clock)
+
+    def _physics(self) -> None:
+        """Apply the held command for one tick (``substeps`` physics steps), recording each."""
+        robot = self.robot
+        self._tick_count += 1
+        for _ in range(self.substeps):
+            effort = robot.control()
+            robot.step()
+            self.trajectory.add(
+                time=robot.time, joint_pos=robot.joint_pos(),
+                base_pos=robot.base_pos() if robot.has_base else np.full(3, np.nan),
+                base_quat=robot.base_quat() if robot.has_base else np.full(4, np.nan),
+                effort=effort, target=self._target,
+            )
+
+    # -- loops ------------------------------------------------------------------------------
+
+    def wait_for_policy_node(self, executor: SingleThreadedExecutor, timeout: float = 10.0) -> None:
+        """Wait until the policy node subscribes to the published inputs and the step topic.
+
+        Raises:
+            SimError: naming what did not appear within ``timeout`` seconds.
+        """
+        pubs = [p for p in (self._joint_pub, self._imu_pub, self._odom_pub, self._twist_pub) if p is not None]
+        if self.mode == "lockstep":
+            pubs.append(self._step_pub)
+        for pub in pubs:
+            _spin_until(executor, lambda p=pub: p.get_subscription_count() > 0, timeout,
+                        f"nobody subscribes to {pub.topic_name} after {timeout:g} s: is policy node "
+                        f"{self.topics.node} running and active with use_sim_time:=true (same ROS_DOMAIN_ID)?")
+        _spin_until(executor, lambda: self.count_publishers(self.topics.command) > 0, timeout,
+                    f"nobody publishes {self.topics.command} after {timeout:g} s")
+
+    def run(self, executor: SingleThreadedExecutor, *, seconds: float,
+            progress: Callable[[int], None] | None = None) -> None:
+        """Run ``seconds`` of sim time in the configured mode (lockstep or realtime).
+
+        Raises:
+            SimError: lockstep only, when a tick's command does not come within ``timeout_s``.
+        """
+        ticks = max(1, round(seconds * NS_PER_S / self.period_ns))
+        if self.mode == "lockstep":
+            self._run_lockstep(executor, ticks, progress)
+        else:
+            self._run_realtime(executor, ticks, progress)
+
+    def _wait_command(self, timeout: float) -> bool:
+        """Wait for the next command on a wait set holding only the command subscription.
+
+        The executor would rebuild a wait set of every entity of every node it spins for each
+        message; with the policy node in another process nothing else needs spinning here, so
+        waiting on this one subscription (as ``rclpy.wait_for_message`` does) saves most of the
+        per-tick cost. Returns False on timeout.
+        """
+        from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
+        from rclpy.utilities import timeout_sec_to_nsec
+
+        sub = self._command_sub
+        if self._wait_set is None:
+            self._wait_set = _rclpy.WaitSet(1, 0, 0, 0, 0, 0, self.context.handle)
+        deadline = time.monotonic() + timeout
+        while True:
+            taken = sub.handle.take_message(sub.msg_type, sub.raw)
+            if taken is not None:
+                self._on_command(taken[0])
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            ws = self._wait_set
+            ws.clear_entities()
+            ws.add_subscription(sub.handle)
+            ws.wait(timeout_sec_to_nsec(min(left, 0.1)))
+
+    def _run_lockstep(self, executor, ticks: int, progress) -> None:
+        step = self._step
+        fast = len(executor.get_nodes()) == 1  # nothing else to spin: wait on the command alone
+        for tick in range(ticks):
+            now = self.sim_time_ns()
+            inputs = self.publish_state()
+            step.data = [now, inputs]
+            expected = self._received + 1
+            self._step_pub.publish(step)
+            if fast:
+                if not self._wait_command(self.timeout):
+                    raise SimError(
+                        f"policy node {self.topics.node} sent no command on {self.topics.command} for tick {tick} "
+                        f"(sim time {now / NS_PER_S:.3f} s) within {self.timeout:g} s: is it active with "
+                        "use_sim_time:=true and all its inputs mapped to this simulator's topics?"
+                    )
+            else:
+                _spin_until(
+                    executor, lambda: self._received >= expected, self.timeout,
+                    f"policy node {self.topics.node} sent no command on {self.topics.command} for tick {tick} "
+                    f"(sim time {now / NS_PER_S:.3f} s) within {self.timeout:g} s: is it active with "
+                    "use_sim_time:=true and all its inputs mapped to this simulator's topics?",
+                )
+            self._take_command()
+            self.ages.add(0.0)
+            self._physics()
+            self._publish_clock(tick)
+            if progress is not None:
+                progress(tick)
+
+    def _run_realtime(self, executor, ticks: int, progress) -> None:
+        wall_period = self.period_ns / NS_PER_S / self.rtf
+        self.publish_state()
+        self._publish_clock()
+        deadline = time.monotonic()
+        for tick in range(ticks):
+            deadline += wall_period
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                executor.spin_once(timeout_sec=left)
+            self._take_command()
+            stamp = self._command_stamp_ns
+            self.ages.add(None if stamp is None else (self.sim_time_ns() - stamp) / NS_PER_S)
+            self._physics()
+            self.publish_state()
+            self._publish_clock()
+            if progress is not None:
+                progress(tick)
+
+    def reset_policy_node(self, executor: SingleThreadedExecutor, *, timeout: float = 5.0) -> None:
+        """Call the policy node's ``~/reset`` (initial memory, step counter 0) and wait for it.
+
+        Raises:
+            SimError: when the service is absent, silent or refuses.
+        """
+        from std_srvs.srv import Trigger
+
+        target = self.topics.node
+        client = self.create_client(Trigger, f"{target}/reset")
+        try:
+            if not client.wait_for_service(timeout_sec=timeout):
+                raise SimError(f"service {target}/reset not available after {timeout:g} s")
+            future = client.call_async(Trigger.Request())
+            _spin_until(executor, future.done, timeout, f"{target}/reset did not answer within {timeout:g} s")
+            response = future.result()
+            if response is None or not response.success:
+                raise SimError(f"{target}/reset failed: {getattr(response, 'message', 'no response')}")
+        finally:
+            self.destroy_client(client)
+
+    def report(self) -> dict:
+        """Mode, steps, command ages and rejected commands (JSON-friendly)."""
+        return {"mode": self.mode, "ticks": len(self.trajectory) // self.substeps,
+                "sim_seconds": self.robot.time, "command_age": self.ages.summary(),
+                "rejected_commands": self.rejected}
+
+
+def _spin_until(executor: SingleThreadedExecutor, done: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise SimError(what)
+        executor.spin_once(timeout_sec=min(left, 0.05))
+
+
+def main(args: list[str] | None = None) -> int:
+    """Console script ``mujoco_sim_node``: run until shut down (or ``duration_s``), print the report."""
+    rclpy.init(args=args)
+    node = None
+    try:
+        node = MujocoSimNode()
+        executor = SingleThreadedExecutor()
+        executor.add_node(node)
+        node.wait_for_policy_node(executor)
+        if node.mode == "lockstep":
+            node.reset_policy_node(executor)  # deterministic: start from the initial memory
+        seconds = node.duration_s if node.duration_s > 0 else float("inf")
+        chunk = 1.0
+        done = 0.0
+        while done < seconds:
+            node.run(executor, seconds=min(chunk, seconds - done))
+            done += min(chunk, seconds - done)
+            if node.mode == "realtime":
+                node.get_logger().info(f"command age: {json.dumps(node.ages.summary())}")
+        print(json.dumps(node.report()))
+        return 0
+    except ExployError as err:
+        print(f"mujoco_sim_node: {err}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return 0
+    finally:
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
