@@ -71,8 +71,6 @@ def run(args: argparse.Namespace) -> int:
         return _run(args, out)
     except ExployError as err:
         return bad(str(err))
-    except ValueError as err:  # factory import errors from load_factory
-        return bad(str(err))
 
 
 def _run(args: argparse.Namespace, out: pathlib.Path) -> int:
@@ -83,9 +81,9 @@ def _run(args: argparse.Namespace, out: pathlib.Path) -> int:
     env = actor = None
     mjcf = args.mjcf
     if args.factory is not None:
-        from exploy.cli.export import load_factory
+        from exploy.cli.factory import make_env_and_actor
 
-        env, actor = load_factory(args.factory)()
+        env, actor = make_env_and_actor(args.factory)
         robot = env_robot(env)
         if mjcf is None:
             if robot.xml is None:
