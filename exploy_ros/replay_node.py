@@ -100,6 +100,9 @@ class ReplayDriver(Node):
             self._decoders[topic] = TopicDecoder(spec)
             self.create_subscription(message_class(spec.msg_type), topic, lambda m, q=self._queues[topic]: q.append(m), qos)
         self._ticks: deque = deque()
+        # spin_once takes one callback: enough zero-timeout spins before each step to take every
+        # message already waiting from an extra tick (its outputs and its ~/tick), so they are counted
+        self._flush_spins = 2 * (len(self._queues) + 1)
         self.create_subscription(UInt64, f"{self.target}/tick", lambda m: self._ticks.append(m.data), qos)
         self._input_count: int | None = None
         self.create_subscription(UInt64, f"{self.target}/{INPUT_COUNT_TOPIC}", self._on_input_count, INPUT_COUNT_QOS)
@@ -194,6 +197,8 @@ class ReplayDriver(Node):
                 for encode, msg_type, pub in self._inputs:
                     pub.publish(build_ros_message(msg_type, encode(values, stamp=sec_nsec, check_finite=False)))
                 sent = len(self._inputs)
+            for _ in range(self._flush_spins):  # take callbacks already waiting (a node's extra ticks)
+                executor.spin_once(timeout_sec=0)
             self._drain_extra_ticks(counts)
             self._step_msg.data = [stamp, sent]
             self._step_pub.publish(self._step_msg)
