@@ -74,6 +74,7 @@ def run_closed_loop(
     in_process: bool = False,
     domain_id: int | None = None,
     progress: bool = False,
+    soft_start_s: float = 0.0,
 ) -> ClosedLoopRun:
     """Run the policy node and the MuJoCo robot in closed loop for ``seconds`` of sim time.
 
@@ -93,6 +94,8 @@ def run_closed_loop(
             (default): in its own process, as on a robot.
         domain_id: ROS domain of the run (default: ``ROS_DOMAIN_ID`` of the environment).
         progress: Show a progress bar.
+        soft_start_s: The safety soft start of a policy node started here (0: none, so the
+            closed loop can equal the in-process rollout, which has none).
 
     Raises:
         SimError: for a bad model or policy, or a policy node that does not answer.
@@ -117,7 +120,7 @@ def run_closed_loop(
         env = dict(os.environ)
         if domain_id is not None:
             env["ROS_DOMAIN_ID"] = str(domain_id)
-        proc = subprocess.Popen(policy_node_command(policy, target), stdout=log, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(policy_node_command(policy, target, extra=["-p", f"soft_start_s:={float(soft_start_s)}"]), stdout=log, stderr=subprocess.STDOUT, env=env)
     context = rclpy.Context()
     if domain_id is None:
         rclpy.init(context=context)
@@ -144,7 +147,10 @@ def run_closed_loop(
 
             policy_node = PolicyNode(
                 target.strip("/").rsplit("/", 1)[-1], context=context,
-                parameter_overrides=[Parameter("policy_path", value=str(policy)), Parameter("use_sim_time", value=True)],
+                parameter_overrides=[
+                    Parameter("policy_path", value=str(policy)), Parameter("use_sim_time", value=True),
+                    Parameter("soft_start_s", value=float(soft_start_s)),
+                ],
             )
             if policy_node.start_failed:
                 raise SimError(f"policy_node could not start on {policy} (see the log above)")

@@ -36,6 +36,8 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--policy", required=True, type=pathlib.Path, help="the exported policy file")
     parser.add_argument("--mjcf", type=pathlib.Path, help="MuJoCo model (default: the factory environment's)")
     parser.add_argument("--seconds", type=float, default=10.0, help="sim seconds to run (default: 10)")
+    parser.add_argument("--soft-start", type=float, default=0.0, metavar="S",
+                        help="soft_start_s of a policy node started here (default: 0, none: the closed loop can equal the rollout)")
     parser.add_argument("--mode", choices=("lockstep", "realtime"), default="lockstep",
                         help="lockstep (deterministic, as fast as possible) or realtime (free-running)")
     parser.add_argument("--rtf", type=float, default=1.0, help="realtime: real-time factor (default: 1)")
@@ -99,7 +101,7 @@ def _run(args: argparse.Namespace, out: pathlib.Path) -> int:
         policy=args.policy, mjcf=mjcf, seconds=args.seconds, mode=args.mode, real_time_factor=args.rtf,
         node=args.node, timeout=args.timeout, velocity_command=tuple(args.command), imu_site=args.imu_site,
         node_log=out / "policy_node.log" if args.node is None else None, in_process=args.in_process,
-        progress=not args.quiet,
+        progress=not args.quiet, soft_start_s=args.soft_start,
     )
     robot = run.robot
     stab = stability(run.trajectory, joint_names=robot.joint_names, joint_lower=robot.joint_lower,
