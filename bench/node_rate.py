@@ -17,8 +17,12 @@ Default cases: the tutorial MLP at 1 kHz (every design) and the example legged r
 (``exploy.examples.legged_robot``) at 200 Hz and 1 kHz (the default design and the thread
 design). ``--policy FILE`` benchmarks one file instead (at ``--rate``, or the file's rate).
 
-Usage: ``python bench/node_rate.py [--seconds 20] [--policy FILE --rate HZ] [--designs a,b]``.
-Takes about (number of runs) x (seconds + 6) s: 10 runs, about 4.5 min, at the default 20 s.
+Each design's ``--seconds`` are split into ``--rounds`` runs, interleaved with the other designs',
+so that load changes on a shared machine hit every design alike.
+
+Usage: ``python bench/node_rate.py [--seconds 20] [--rounds 2] [--policy FILE --rate HZ] [--designs a,b]``.
+Takes about (designs) x (seconds + rounds x 7 s): 10 designs over the 3 default cases, about
+5.5 min at the defaults.
 Targets (issue 15): node inference p50 <= 1.1x the at-rate bare p50; tick compute p99 <= 1.5x
 the at-rate bare p99; missed ticks <= 0.1 % at 1 kHz, 0 at 200 Hz; latency p99 < one period.
 """
@@ -237,10 +241,11 @@ def run_node(args: argparse.Namespace) -> int:
             "waiting": stats.waiting - waiting0,
             "rejected": node.inputs.rejected,
             "cpu_pct": 100.0 * cpu / elapsed,
-            "tick": _pcts(stats.tick_time.samples()),
-            "step": _pcts(stats.inference_time.samples()),
-            "inference": _pcts(np.asarray(inference)),
-            "latency": _pcts(stats.latency.samples()),
+            "cpu_s": cpu,
+            "tick": _us(stats.tick_time.samples()),
+            "step": _us(stats.inference_time.samples()),
+            "inference": _us(np.asarray(inference)),
+            "latency": _us(stats.latency.samples()),
         }
     finally:
         feeder.send_signal(signal.SIGINT)
@@ -249,6 +254,24 @@ def run_node(args: argparse.Namespace) -> int:
         rclpy.try_shutdown()
     print("RESULT " + json.dumps(result), flush=True)
     return 0
+
+
+def _us(samples: np.ndarray) -> list[float]:
+    """Samples (s) as whole microseconds, for the JSON hand-back."""
+    return np.round(np.asarray(samples) * 1e6).astype(int).tolist()
+
+
+def merge(runs: list[dict]) -> dict:
+    """One result from the rounds of one design: counts summed, samples pooled, CPU over the total time."""
+    good = [r for r in runs if "error" not in r]
+    if not good:
+        return runs[0]
+    out = {key: sum(r[key] for r in good) for key in ("elapsed", "ticks", "missed", "stale", "waiting", "rejected", "cpu_s")}
+    out["cpu_pct"] = 100.0 * out["cpu_s"] / out["elapsed"]
+    for key in ("tick", "step", "inference", "latency"):
+        out[key] = _pcts(np.concatenate([np.asarray(r[key], dtype=float) for r in good]) * 1e-6)
+    out["rounds"] = f"{len(good)} of {len(runs)}"
+    return out
 
 
 def _pcts(samples: np.ndarray) -> list[float]:
@@ -262,8 +285,8 @@ def node_result(args: argparse.Namespace, path: pathlib.Path, rate: float, param
     """Run one design in a node process; its JSON result."""
     proc = subprocess.run(
         [sys.executable, __file__, "--run-node", "--policy", str(path), "--rate", str(rate),
-         "--seconds", str(args.seconds), "--domain", str(args.domain), "--params", json.dumps(params)],
-        capture_output=True, text=True, timeout=args.seconds + 120,
+         "--seconds", str(args.seconds / args.rounds), "--domain", str(args.domain), "--params", json.dumps(params)],
+        capture_output=True, text=True, timeout=args.seconds / args.rounds + 120,
     )
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -283,7 +306,7 @@ def report_case(title: str, rate: float, bare: np.ndarray, at_rate: np.ndarray, 
     """Printed lines of one case: the floor, then one block per design and a markdown table."""
     tight = _pcts(bare)
     floor = _pcts(at_rate)
-    lines = [f"\n{title} at {rate:g} Hz ({seconds:g} s per design, normal priority)",
+    lines = [f"\n{title} at {rate:g} Hz ({seconds:g} s per design in interleaved rounds, normal priority)",
              f"  {'bare session.run p50 / p99':<38} {_f(tight)} ms (tight loop)",
              f"  {'bare session.run at rate p50 / p99':<38} {_f(floor)} ms (one call per period: the floor)"]
     table = ["| design | missed ticks | tick compute p50 / p99 / max (ms) | policy step p50 / p99 (ms) | "
@@ -323,6 +346,7 @@ def main() -> int:
                         help="seconds of measured ticking per design (default: 20)")
     parser.add_argument("--rate", type=float, help="sim rate in Hz for --policy (default: the file's update_rate)")
     parser.add_argument("--policy", type=pathlib.Path, help="benchmark this file only (default: tutorial MLP and example robot)")
+    parser.add_argument("--rounds", type=int, default=2, help="split each design's seconds into this many interleaved runs (default: 2)")
     parser.add_argument("--designs", help=f"comma-separated designs (default: all for the tutorial); from {list(DESIGNS)}")
     parser.add_argument("--domain", type=int, default=100 + os.getpid() % 100, help="ROS_DOMAIN_ID to use")
     parser.add_argument("--feed", action="store_true", help=argparse.SUPPRESS)
@@ -332,6 +356,9 @@ def main() -> int:
     parser.add_argument("--ns", default="/bench", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.duration = args.seconds
+    if args.seconds <= 0 or args.rounds < 1:
+        print("error: --seconds must be > 0 and --rounds >= 1", file=sys.stderr)
+        return 2
     if args.feed:
         return feed(args)
     if args.run_node:
@@ -369,10 +396,12 @@ def main() -> int:
         for title, path, rate, designs in cases:
             bare = bare_session_run(path, runs=5000)
             at_rate = bare_session_run(path, runs=int(min(5.0, args.seconds) * rate), rate_hz=rate)
-            results = {}
-            for design in designs:
-                print(f"  running {title} at {rate:g} Hz, design {design} ...", file=sys.stderr, flush=True)
-                results[design] = node_result(args, path, rate, DESIGNS[design])
+            runs: dict[str, list[dict]] = {design: [] for design in designs}
+            for k in range(args.rounds):  # designs interleaved: load changes on a shared machine hit them alike
+                for design in designs:
+                    print(f"  {title} at {rate:g} Hz, round {k + 1}/{args.rounds}, design {design} ...", file=sys.stderr, flush=True)
+                    runs[design].append(node_result(args, path, rate, DESIGNS[design]))
+            results = {design: merge(r) for design, r in runs.items()}
             out += report_case(title, rate, bare, at_rate, results, args.seconds)
     print("\npolicy node rate benchmark (" + f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
           f"{time.monotonic() - started:.0f} s)")

@@ -534,7 +534,7 @@ def main(args: list[str] | None = None) -> int:
             code = 1
         else:
             tune_process_for_ticking()
-            executor = build_executor(node.tick_settings.mode)
+            executor = build_executor(node.tick_settings.mode, log_warning=node.get_logger().warning)
             executor.add_node(node)
             spin_forever(executor)
     except (KeyboardInterrupt, ExternalShutdownException):

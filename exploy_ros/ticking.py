@@ -212,12 +212,18 @@ class RawInbox:
                 yield topic, msg, received_ns
 
 
-def build_executor(mode: str, *, context: Any = None) -> Executor:
-    """The executor ``main()`` spins for tick mode ``mode`` (EventsExecutor for ``events``)."""
+def build_executor(mode: str, *, context: Any = None, log_warning: Callable[[str], None] | None = None) -> Executor:
+    """The executor ``main()`` spins for tick mode ``mode``: rclpy's EventsExecutor for ``events``
+    (a SingleThreadedExecutor, with a warning, where rclpy has none, e.g. Jazzy), else a
+    SingleThreadedExecutor."""
     if mode == "events":
-        from rclpy.experimental import EventsExecutor
-
-        return EventsExecutor(context=context)
+        try:
+            from rclpy.experimental import EventsExecutor
+        except ImportError as err:
+            if log_warning is not None:
+                log_warning(f"tick_mode 'events': this rclpy has no EventsExecutor ({err}); spinning a SingleThreadedExecutor")
+        else:
+            return EventsExecutor(context=context)
     return SingleThreadedExecutor(context=context)
 
 
