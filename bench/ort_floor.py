@@ -6,6 +6,9 @@ between calls, as the node does) and reports p50 / p99 of the call and the proce
 - ``session.run``: the plain call with a numpy feed (what ``Policy.step`` does);
 - ``run_with_ort_values``: inputs as pre-made ``OrtValue`` views of numpy arrays;
 - ``IOBinding``: inputs bound once (numpy views), outputs bound to pre-allocated buffers;
+- ``IOBinding + copies``: what ``Policy.step`` would pay with a binding (its feed is fresh arrays
+  every tick, its results must outlive the next tick): inputs copied into the bound buffers,
+  outputs copied out;
 - ``no arena``: ``enable_cpu_mem_arena`` and ``enable_mem_pattern`` off;
 - ``spin N us``: sleep until N us before each deadline, then busy-wait to it (keeps the core
   awake; costs N us of CPU per tick);
@@ -60,6 +63,22 @@ def _caller(path: pathlib.Path, kind: str) -> Callable[[int], None]:
         def call(i: int) -> None:
             step[...] = i
             session.run_with_ort_values(names, values)
+    elif kind == "IOBinding + copies":  # what Policy.step would pay: its feed is fresh arrays each tick
+        binding = session.io_binding()
+        bound = {name: array.copy() for name, array in feed.items()}
+        for name, array in bound.items():
+            binding.bind_cpu_input(name, array)
+        outputs = [np.empty_like(result) for result in session.run(names, feed)]
+        for name, buffer in zip(names, outputs):
+            binding.bind_ortvalue_output(name, ort.OrtValue.ortvalue_from_numpy(buffer))
+        fresh = {name: array.copy() for name, array in feed.items()}
+
+        def call(i: int) -> None:
+            fresh["ctx.step_count"] = np.array(i, dtype=np.int32)
+            for name, buffer in bound.items():
+                np.copyto(buffer, fresh[name])
+            session.run_with_iobinding(binding)
+            [buffer.copy() for buffer in outputs]
     elif kind == "IOBinding":
         binding = session.io_binding()
         for name, array in feed.items():
@@ -104,6 +123,7 @@ VARIANTS: dict[str, tuple[str, int]] = {
     "session.run": ("session.run", 0),
     "run_with_ort_values": ("run_with_ort_values", 0),
     "IOBinding": ("IOBinding", 0),
+    "IOBinding + copies": ("IOBinding + copies", 0),
     "no arena": ("no arena", 0),
     "spin 100 us": ("session.run", 100_000),
     "spin 300 us": ("session.run", 300_000),
