@@ -14,8 +14,8 @@ For every case (a policy file at a sim rate) this prints, in one run:
   input a tick used to the publish of its outputs) and the node process's CPU use (% of a core).
 
 Default cases: the tutorial MLP at 1 kHz (every design) and the example legged robot
-(``exploy.examples.legged_robot``) at 200 Hz and 1 kHz (the default design and the thread
-design). ``--policy FILE`` benchmarks one file instead (at ``--rate``, or the file's rate).
+(``exploy.examples.legged_robot``) at 200 Hz and 1 kHz (the default design, ``events``, and the
+earlier ``thread`` design). ``--policy FILE`` benchmarks one file instead (at ``--rate``, or the file's rate).
 
 Each design's ``--seconds`` are split into ``--rounds`` runs, interleaved with the other designs',
 so that load changes on a shared machine hit every design alike.
@@ -56,7 +56,7 @@ DESIGNS: dict[str, dict] = {
 TUTORIAL_DESIGNS = ("thread", "executor", "executor+decode_on_tick", "events", "executor+spin_wait_100us")
 """The tutorial's default comparison (thread+decode_on_tick measured worse than thread: the decode
 moves into the tick and the GIL hand-off stays)."""
-DEFAULT_DESIGN = "executor"
+DEFAULT_DESIGN = "events"
 ROBOT_DESIGNS = ("thread", DEFAULT_DESIGN)
 WARMUP_S = 1.0
 

@@ -21,9 +21,10 @@ Topics (names relative to the node; inputs and outputs follow the topic map, see
   rejected; joint limits always.
 
 Timing: without ``use_sim_time`` the node ticks at the sim rate at absolute monotonic
-deadlines, by default on the executor's own thread from a steady timer (parameter ``tick_mode``,
-see :mod:`exploy_ros.ticking`: ``executor``, ``events``, or ``thread``, a dedicated tick thread,
-optionally ``SCHED_FIFO``); headers carry the system time of the tick. With ``use_sim_time`` the node ticks from ``/clock`` on the executor thread: exactly one
+deadlines, by default on the executor's own thread from a steady timer with ``main()`` spinning
+rclpy's EventsExecutor (parameter ``tick_mode``, see :mod:`exploy_ros.ticking`: ``events``,
+``executor``, or ``thread``, a dedicated tick thread, optionally ``SCHED_FIFO``); headers carry
+the system time of the tick. With ``use_sim_time`` the node ticks from ``/clock`` on the executor thread: exactly one
 tick per sim period of clock advance (:class:`exploy_ros.timing.SimClockTicker`), headers carry
 the tick's sim time, and inputs published before a ``/clock`` message are used by the ticks it
 triggers (input subscriptions are created before the ``/clock`` one, so the executor takes them

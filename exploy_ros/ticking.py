@@ -3,12 +3,13 @@ untouched): parameters, the executor-thread ticker, deferred decoding, and the e
 
 Parameters (declared with descriptions; read once at configure):
 
-- ``tick_mode`` (string, ``executor``):
+- ``tick_mode`` (string, ``events``):
   ``executor`` ticks on the executor's own thread from a steady-clock timer at absolute
   deadlines (the executor sleeps in its wait set until the next deadline or message; messages
   and ticks never run at the same time, so there is no GIL hand-off and no lock wait);
-  ``events`` is the same on rclpy's C++ ``EventsExecutor`` (``main()`` spins it with
-  ``spin_once``: its ``spin()`` hangs on Kilted);
+  ``events`` is the same node side, and ``main()`` spins rclpy's C++ ``EventsExecutor`` (with
+  ``spin_once``: its ``spin()`` hangs on Kilted; a SingleThreadedExecutor where rclpy has
+  none, e.g. Jazzy) - the least CPU per message, so the most headroom on a shared core;
   ``thread`` is the earlier design: a dedicated tick thread (:class:`exploy_ros.timing.TickThread`)
   next to the executor thread.
 - ``decode_on_tick`` (bool, false): input callbacks only queue the raw message with its receipt
@@ -42,13 +43,14 @@ from exploy_ros.timing import DeadlineSchedule, NS_PER_S, TickThread, busy_wait_
 
 TickMode = Literal["executor", "events", "thread"]
 TICK_MODES: tuple[str, ...] = ("executor", "events", "thread")
-DEFAULT_TICK_MODE: TickMode = "executor"
+DEFAULT_TICK_MODE: TickMode = "events"
 
 TICK_PARAMETERS: dict[str, tuple[Any, str]] = {
     "tick_mode": (
         DEFAULT_TICK_MODE,
-        "Wall-clock tick design: 'executor' (tick on the executor thread from a steady timer at absolute "
-        "deadlines), 'events' (the same on rclpy's EventsExecutor), 'thread' (a dedicated tick thread). "
+        "Wall-clock tick design: 'events' (tick on the executor thread from a steady timer at absolute "
+        "deadlines, main() spinning rclpy's EventsExecutor), 'executor' (the same on a SingleThreadedExecutor), "
+        "'thread' (a dedicated tick thread). "
         "Ignored with use_sim_time (ticks follow /clock).",
     ),
     "decode_on_tick": (

@@ -12,6 +12,7 @@ from policy_node_rig import Reference, Rig, array_msg, export_tutorial, tutorial
 from rclpy.context import Context
 from rclpy.parameter import Parameter
 from std_msgs.msg import Float32MultiArray, UInt64
+from std_srvs.srv import Trigger
 
 from exploy_ros.policy_node import PolicyNode
 from exploy_ros.ticking import RawInbox, build_executor
@@ -90,7 +91,7 @@ def test_bad_cpu_affinity_fails_configure(lstm_file):
         assert rig.node.start_failed
 
 
-def test_events_executor_runs_the_node_with_ticks_in_order(lstm_file):
+def test_events_executor_runs_the_node_ticks_in_order_and_serves_reset(lstm_file):
     from rclpy.executors import Executor
 
     context = Context()
@@ -119,6 +120,15 @@ def test_events_executor_runs_the_node_with_ticks_in_order(lstm_file):
                     pub.publish(array_msg(x[name]))
             executor.spin_once(timeout_sec=0.01)
         assert [m.data for m in ticks[:20]] == list(range(20))
+        client = peer.create_client(Trigger, "policy_node/reset")
+        while not client.service_is_ready():
+            assert time.monotonic() < end + 10.0, "reset service never seen"
+            executor.spin_once(timeout_sec=0.01)
+        future = client.call_async(Trigger.Request())
+        while not future.done():  # services work under the EventsExecutor too
+            assert time.monotonic() < end + 10.0, "no reset response under the EventsExecutor"
+            executor.spin_once(timeout_sec=0.01)
+        assert future.result().success
     finally:
         node.destroy_node()
         peer.destroy_node()
