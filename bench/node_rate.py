@@ -51,6 +51,8 @@ DESIGNS: dict[str, dict] = {
     "executor+decode_on_tick": {"tick_mode": "executor", "decode_on_tick": True},
     "events": {"tick_mode": "events"},
     "executor+spin_wait_100us": {"tick_mode": "executor", "spin_wait_us": 100.0},
+    "thread+fifo50": {"tick_mode": "thread", "realtime_priority": 50},
+    "events+fifo50": {"tick_mode": "events", "realtime_priority": 50},
 }
 """Design label -> node parameters (``--designs`` picks any of them)."""
 TUTORIAL_DESIGNS = ("thread", "executor", "executor+decode_on_tick", "events", "executor+spin_wait_100us")

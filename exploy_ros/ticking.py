@@ -26,6 +26,7 @@ The tick logic itself stays in the node; everything here only decides *when* it 
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -130,13 +131,23 @@ class ExecutorTicker:
         period_ns: Tick period.
         tick: Called with the monotonic time of each tick.
         spin_ns: Busy-wait before each deadline (ns).
-        cpus: Pin the thread calling :meth:`start` to these CPUs.
+        cpus: Pin the thread calling :meth:`start` (the executor thread of ``main()``) to these CPUs.
+        priority: 1..99 runs that thread under ``SCHED_FIFO`` at this priority (message callbacks
+            included); 0 keeps normal scheduling.
     """
 
     def __init__(
-        self, node: Node, *, period_ns: int, tick: Callable[[int], None], spin_ns: int = 0, cpus: frozenset[int] = frozenset()
+        self,
+        node: Node,
+        *,
+        period_ns: int,
+        tick: Callable[[int], None],
+        spin_ns: int = 0,
+        cpus: frozenset[int] = frozenset(),
+        priority: int = 0,
     ) -> None:
         self._node = node
+        self.priority = priority
         self.period_ns = period_ns
         self.spin_ns = max(0, min(spin_ns, period_ns // 2))
         self.cpus = cpus
@@ -150,14 +161,19 @@ class ExecutorTicker:
         return self._schedule.missed if self._schedule is not None else 0
 
     def start(self) -> str | None:
-        """Create the timer; return why pinning failed, or None."""
-        problem = pin_this_thread(self.cpus)
+        """Create the timer; return why pinning or the priority failed, or None."""
+        problems = [pin_this_thread(self.cpus)]
+        if self.priority > 0:
+            try:
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.priority))  # 0: this thread
+            except (AttributeError, OSError) as err:
+                problems.append(f"cannot run the executor thread at SCHED_FIFO priority {self.priority}: {err}")
         self._timer = self._node.create_timer(
             self.period_ns / NS_PER_S, self._on_timer, clock=Clock(clock_type=ClockType.STEADY_TIME)
         )
         # the timer's origin is at or before now: deadline k = now + spin + k * period is never before its k-th call
         self._schedule = DeadlineSchedule(period_ns=self.period_ns, origin_ns=time.monotonic_ns() + self.spin_ns)
-        return problem
+        return "; ".join(p for p in problems if p) or None
 
     def stop(self) -> None:
         """Destroy the timer (no further ticks)."""
@@ -185,7 +201,7 @@ def make_wall_ticker(node: Node, settings: TickSettings, *, period_ns: int, tick
     """The wall-clock ticker of ``settings.mode`` (not started)."""
     if settings.mode == "thread":
         return TickThread(period_ns=period_ns, tick=tick, priority=priority, spin_ns=settings.spin_ns, cpus=settings.cpus)
-    return ExecutorTicker(node, period_ns=period_ns, tick=tick, spin_ns=settings.spin_ns, cpus=settings.cpus)
+    return ExecutorTicker(node, period_ns=period_ns, tick=tick, spin_ns=settings.spin_ns, cpus=settings.cpus, priority=priority)
 
 
 class RawInbox:
