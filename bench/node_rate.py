@@ -20,7 +20,7 @@ earlier ``thread`` design). ``--policy FILE`` benchmarks one file instead (at ``
 Each design's ``--seconds`` are split into ``--rounds`` runs, interleaved with the other designs',
 so that load changes on a shared machine hit every design alike.
 
-Usage: ``python bench/node_rate.py [--seconds 20] [--rounds 2] [--policy FILE --rate HZ] [--designs a,b]``.
+Usage: ``python bench/node_rate.py [--seconds 16] [--rounds 2] [--policy FILE --rate HZ] [--designs a,b]``.
 Takes about (designs) x (seconds + rounds x 7 s): 10 designs over the 3 default cases, about
 5.5 min at the defaults. ``events+fifo50`` needs CAP_SYS_NICE (or root); without it the node
 warns, runs at normal priority, and the table says so.
