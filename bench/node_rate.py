@@ -4,7 +4,7 @@ For every case (a policy file at a sim rate) this prints, in one run:
 
 - ``bare session.run p50 / p99``: the bare call in a tight loop (this process, no ROS);
 - ``bare session.run at rate p50 / p99``: the same call once per tick period, sleeping between
-  calls (this process, no ROS). This is the floor a node can reach: idle time between calls
+  calls (this process, no ROS; 6 s per case, a part before each round of designs). This is the floor a node can reach: idle time between calls
   costs cold caches and CPU wake-ups that a tight loop never pays;
 - per tick design (the node's ``tick_mode`` and friends, each in its own process, run as the
   ``policy_node`` console script runs it, inputs fed at the sim rate by a feeder process that
@@ -62,6 +62,8 @@ moves into the tick and the GIL hand-off stays)."""
 DEFAULT_DESIGN = "events"
 ROBOT_DESIGNS = ("thread", DEFAULT_DESIGN)
 WARMUP_S = 0.5
+FLOOR_S = 6.0
+"""Seconds of the bare call at rate per case, split over the rounds (measured before each round)."""
 
 
 # -- the feeder process -----------------------------------------------------------------------
@@ -410,13 +412,15 @@ def main() -> int:
         out = []
         for title, path, rate, designs in cases:
             bare = bare_session_run(path, runs=5000)
-            at_rate = bare_session_run(path, runs=int(min(5.0, args.seconds) * rate), rate_hz=rate)
+            floor_runs = []
             runs: dict[str, list[dict]] = {design: [] for design in designs}
             for k in range(args.rounds):  # designs interleaved: load changes on a shared machine hit them alike
+                floor_runs.append(bare_session_run(path, runs=int(FLOOR_S / args.rounds * rate), rate_hz=rate))
                 for design in designs:
                     print(f"  {title} at {rate:g} Hz, round {k + 1}/{args.rounds}, design {design} ...", file=sys.stderr, flush=True)
                     runs[design].append(node_result(args, path, rate, DESIGNS[design]))
             results = {design: merge(r) for design, r in runs.items()}
+            at_rate = np.concatenate(floor_runs)
             out += report_case(title, rate, bare, at_rate, results, args.seconds)
     print("\npolicy node rate benchmark (" + f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}, "
           f"{time.monotonic() - started:.0f} s)")
