@@ -22,7 +22,7 @@ so that load changes on a shared machine hit every design alike.
 
 Usage: ``python bench/node_rate.py [--seconds 16] [--rounds 2] [--policy FILE --rate HZ] [--designs a,b]``.
 Takes about (designs) x (seconds + rounds x 7 s): 10 designs over the 3 default cases, about
-5.5 min at the defaults. ``events+fifo50`` needs CAP_SYS_NICE (or root); without it the node
+4 min (215 s measured) at the defaults. ``events+fifo50`` needs CAP_SYS_NICE (or root); without it the node
 warns, runs at normal priority, and the table says so.
 Targets (issue 15): node inference p50 <= 1.1x the at-rate bare p50; tick compute p99 <= 1.5x
 the at-rate bare p99; missed ticks <= 0.1 % at 1 kHz, 0 at 200 Hz; latency p99 < one period.
