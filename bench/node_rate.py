@@ -212,6 +212,7 @@ def run_node(args: argparse.Namespace) -> int:
     inference: list[float] = []
     node.policy.session.session = _TimedSession(node.policy.session.session, inference)
     tune_process_for_ticking()  # as policy_node's main() does
+    node.trigger_activate()  # before the executor exists, as in main() (autostart): its threads inherit SCHED_FIFO
     executor = build_executor(node.tick_settings.mode)
     executor.add_node(node)
     feeder = subprocess.Popen(
@@ -220,7 +221,6 @@ def run_node(args: argparse.Namespace) -> int:
         env={**os.environ, "ROS_DOMAIN_ID": str(domain)},
     )
     try:
-        node.trigger_activate()
         ticker = node._tick_thread
         fifo_refused = bool(params.get("realtime_priority")) and (
             ticker is None or (hasattr(ticker, "_priority_error") and ticker._priority_error is not None)
