@@ -66,53 +66,6 @@ FLOOR_S = 6.0
 """Seconds of the bare call at rate per case, split over the rounds (measured before each round)."""
 
 
-# -- the feeder process -----------------------------------------------------------------------
-
-
-def feed(args: argparse.Namespace) -> int:
-    """Feeder process: publish every input topic of the policy at ``args.rate`` Hz, any adapter."""
-    import rclpy
-
-    from exploy.format import read_metadata
-    from exploy.mapping import build_topic_map
-    from exploy.mapping.codec import TopicEncoder
-    from exploy_ros.adapters import build_ros_message, message_class
-
-    rclpy.init(domain_id=args.domain)
-    node = rclpy.create_node("feeder", namespace=args.ns)
-    topic_map = build_topic_map(read_metadata(args.policy))
-    prefix = "/" + args.ns.strip("/") + "/policy_node"
-    pubs, msgs = [], []
-    for spec in topic_map.inputs:
-        values = {}
-        for bnd in spec.bindings:
-            value = np.full(bnd.size, 0.1)
-            if bnd.field == "orientation":
-                value = np.array([1.0, 0.0, 0.0, 0.0])  # w, x, y, z: a unit quaternion
-            values[bnd.component] = value
-        msgs.append(build_ros_message(spec.msg_type, TopicEncoder(spec)(values)))
-        pubs.append(node.create_publisher(message_class(spec.msg_type), spec.topic.replace("~", prefix, 1), 10))
-    period = 1.0 / args.rate
-    end = time.monotonic() + args.duration
-    deadline = time.monotonic()
-    try:
-        while time.monotonic() < end and rclpy.ok():
-            for pub, msg in zip(pubs, msgs):
-                pub.publish(msg)
-            deadline += period
-            delay = deadline - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-    except KeyboardInterrupt:
-        pass
-    except RuntimeError:  # rclpy's RCLError once a signal shut the context down
-        if rclpy.ok():
-            raise
-    node.destroy_node()
-    rclpy.try_shutdown()
-    return 0
-
-
 # -- exports (in subprocesses: torch stays out of the measuring processes) --------------------
 
 
@@ -216,8 +169,8 @@ def run_node(args: argparse.Namespace) -> int:
     executor = build_executor(node.tick_settings.mode)
     executor.add_node(node)
     feeder = subprocess.Popen(
-        [sys.executable, __file__, "--feed", "--policy", str(args.policy), "--domain", str(domain), "--ns", ns,
-         "--rate", str(args.rate), "--duration", str(args.duration + WARMUP_S + 20.0)],
+        [sys.executable, str(ROOT / "bench" / "feeder.py"), "--policy", str(args.policy), "--domain", str(domain),
+         "--ns", ns, "--rate", str(args.rate), "--duration", str(args.duration + WARMUP_S + 20.0)],
         env={**os.environ, "ROS_DOMAIN_ID": str(domain)},
     )
     try:
@@ -366,7 +319,6 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2, help="split each design's seconds into this many interleaved runs (default: 2)")
     parser.add_argument("--designs", help=f"comma-separated designs (default: all for the tutorial); from {list(DESIGNS)}")
     parser.add_argument("--domain", type=int, default=100 + os.getpid() % 100, help="ROS_DOMAIN_ID to use")
-    parser.add_argument("--feed", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--run-node", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--params", default="{}", help=argparse.SUPPRESS)
     parser.add_argument("--export", type=pathlib.Path, help=argparse.SUPPRESS)
@@ -376,8 +328,6 @@ def main() -> int:
     if args.seconds <= 0 or args.rounds < 1:
         print("error: --seconds must be > 0 and --rounds >= 1", file=sys.stderr)
         return 2
-    if args.feed:
-        return feed(args)
     if args.run_node:
         return run_node(args)
     if args.export:

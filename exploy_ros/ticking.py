@@ -29,7 +29,7 @@ from __future__ import annotations
 import os
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -215,7 +215,7 @@ class RawInbox:
         depth: Messages kept per topic (the subscription's history depth).
     """
 
-    def __init__(self, topics: Iterator[str] | list[str] | tuple[str, ...], *, depth: int) -> None:
+    def __init__(self, topics: Iterable[str], *, depth: int) -> None:
         self._queues: dict[str, deque] = {topic: deque(maxlen=max(1, depth)) for topic in topics}
 
     def put(self, topic: str, msg: Any, received_ns: int) -> None:
