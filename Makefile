@@ -43,6 +43,7 @@ demo: venv
 bench: venv
 	$(PY) bench/export.py
 	$(PY) bench/node_rate.py
+	$(PY) bench/ort_floor.py
 	$(PY) bench/replay.py
 	$(PY) bench/sim2sim.py
 

@@ -31,6 +31,8 @@ class TickStats:
         output_rejected: Output messages not published because they held NaN/Inf.
         tick_time: Duration of whole ticks (inputs to last publish), seconds.
         inference_time: Duration of the policy step (onnxruntime + feed), seconds.
+        latency: Input-to-output latency per tick: receipt of the oldest input message the tick
+            used to the publish of its outputs, seconds.
     """
 
     ticks: int = 0
@@ -41,6 +43,7 @@ class TickStats:
     output_rejected: int = 0
     tick_time: LatencyWindow = field(default_factory=LatencyWindow)
     inference_time: LatencyWindow = field(default_factory=LatencyWindow)
+    latency: LatencyWindow = field(default_factory=LatencyWindow)
 
 
 def _ms(seconds: float) -> str:
@@ -132,6 +135,8 @@ def build_status(
         "tick_p50_ms": _ms(stats.tick_time.percentile(50)),
         "tick_p99_ms": _ms(stats.tick_time.percentile(99)),
         "tick_max_ms": _ms(stats.tick_time.max),
+        "latency_p50_ms": _ms(stats.latency.percentile(50)),
+        "latency_p99_ms": _ms(stats.latency.percentile(99)),
         **safety,
     }
     for topic, state in inputs.topics.items():

@@ -25,10 +25,11 @@ Topics (names relative to the node; inputs and outputs follow the topic map, see
   after activation, fallback and e-stop; the fallback law while inputs are stale or a tick was
   rejected; joint limits always.
 
-Timing: without ``use_sim_time`` a dedicated thread ticks at the sim rate at absolute
-monotonic deadlines (:class:`exploy_ros.timing.TickThread`, optionally ``SCHED_FIFO``), so
-message callbacks on the executor thread do not delay it; headers carry the system time of the
-tick. With ``use_sim_time`` the node ticks from ``/clock`` on the executor thread: exactly one
+Timing: without ``use_sim_time`` the node ticks at the sim rate at absolute monotonic
+deadlines, by default on the executor's own thread from a steady timer with ``main()`` spinning
+rclpy's EventsExecutor (parameter ``tick_mode``, see :mod:`exploy_ros.ticking`: ``events``,
+``executor``, or ``thread``, a dedicated tick thread, optionally ``SCHED_FIFO``); headers carry
+the system time of the tick. With ``use_sim_time`` the node ticks from ``/clock`` on the executor thread: exactly one
 tick per sim period of clock advance (:class:`exploy_ros.timing.SimClockTicker`), headers carry
 the tick's sim time, and inputs published before a ``/clock`` message are used by the ticks it
 triggers (input subscriptions are created before the ``/clock`` one, so the executor takes them
@@ -48,7 +49,7 @@ import warnings
 import exploy_ros.ros_required  # noqa: F401  (first: without rclpy, one line instead of a traceback)
 import rclpy
 from rclpy.clock import Clock, ClockType
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock as ClockMsg
@@ -77,7 +78,17 @@ from exploy_ros.safety_io import (
     measurement_topics,
     safety_values,
 )
-from exploy_ros.timing import NS_PER_S, SimClockTicker, TickThread, period_ns
+from exploy_ros.ticking import (
+    RawInbox,
+    TickSettings,
+    WallTicker,
+    build_executor,
+    declare_tick_parameters,
+    make_wall_ticker,
+    read_tick_settings,
+    spin_forever,
+)
+from exploy_ros.timing import NS_PER_S, SimClockTicker, period_ns
 from exploy_ros.topic_names import OWN_TOPICS as NODE_TOPICS
 from exploy_ros.topic_names import check_topic_names
 from exploy_ros.transitions import guarded
@@ -104,14 +115,18 @@ class PolicyNode(LifecycleNode):
 
     def __init__(self, node_name: str = NODE_NAME, *, namespace: str | None = None, **kwargs) -> None:
         super().__init__(node_name, namespace=namespace, **kwargs)
-        self._tick_thread: TickThread | None = None  # first: destroy_node reads it
+        self._tick_thread: WallTicker | None = None  # first: destroy_node reads it
         self._active = False
+        self.tick_settings = TickSettings()
+        self._inbox: RawInbox | None = None
+        self._oldest_rx_ns: int | None = None  # receipt time of the oldest input not yet used by a tick
         self.safety: Supervisor | None = None
         self._safety_ports: SafetyPorts | None = None
         self._measurement_topics: tuple[str, ...] = ()
         self._recent = RecentCounts(DIAGNOSTICS_WINDOW_NS)
         self._refused = declare_parameters(self)
         declare_safety_parameters(self)
+        declare_tick_parameters(self)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.settings: NodeSettings | None = None
         self.policy: Policy | None = None
@@ -166,6 +181,7 @@ class PolicyNode(LifecycleNode):
         log = self.get_logger()
         self._release()  # a configure after a failed one starts from nothing
         settings = read_settings(self, refused=self._refused)
+        tick_settings = read_tick_settings(self)
         with warnings.catch_warnings(record=True) as caught:  # provider fallbacks: to the node log
             warnings.simplefilter("always", ExecutionProviderWarning)
             policy = Policy(
@@ -182,12 +198,15 @@ class PolicyNode(LifecycleNode):
         supervisor = build_supervisor(self, policy, topic_map, on_transition=self._on_safety_transition)
         self.settings, self.policy, self.topic_map, self.rate_hz = settings, policy, topic_map, rate
         self.safety = supervisor
+        self.tick_settings = tick_settings
         self._measurement_topics = measurement_topics(supervisor.layout, topic_map)
         self.inputs = InputStore(
             topic_map.inputs,
             timeout_ns=round(settings.input_timeout_s * NS_PER_S),
             log_warning=log.warning,
         )
+        if tick_settings.decode_on_tick and not settings.use_sim_time:
+            self._inbox = RawInbox([spec.topic for spec in topic_map.inputs], depth=settings.qos_depth)
         qos = QoSProfile(
             depth=settings.qos_depth,
             reliability=ReliabilityPolicy.BEST_EFFORT if settings.best_effort else ReliabilityPolicy.RELIABLE,
@@ -260,8 +279,9 @@ class PolicyNode(LifecycleNode):
         if self.settings.use_sim_time:
             self._ticker = SimClockTicker(period_ns=period)
         else:
-            self._tick_thread = TickThread(
-                period_ns=period, tick=self._on_wall_tick, priority=self.settings.realtime_priority
+            self._tick_thread = make_wall_ticker(
+                self, self.tick_settings, period_ns=period, tick=self._on_wall_tick,
+                priority=self.settings.realtime_priority,
             )
             problem = self._tick_thread.start()
             if problem:
@@ -348,6 +368,7 @@ class PolicyNode(LifecycleNode):
         self._input_count_pub = None
         self._stepped, self._since_step, self._pending_step = False, 0, None
         self.policy = self.topic_map = self.inputs = self.settings = None
+        self._inbox, self._oldest_rx_ns = None, None
         self._now_ns = None
         failures = []
         for method, entity in destroy:
@@ -362,12 +383,19 @@ class PolicyNode(LifecycleNode):
 
     def _input_callback(self, topic: str):
         def on_message(msg) -> None:
-            inputs = self.inputs
-            if inputs is not None:
+            inputs, inbox = self.inputs, self._inbox
+            if inbox is not None:  # decode_on_tick: the tick decodes it
+                now = time.monotonic_ns()
+                inbox.put(topic, msg, now)
+                if self._oldest_rx_ns is None:
+                    self._oldest_rx_ns = now
+            elif inputs is not None:
                 decoded = inputs.decode(topic, msg)  # the slow part, outside the tick's lock
                 with self._lock:
                     if inputs is self.inputs:  # not reconfigured meanwhile
                         inputs.commit(topic, decoded, self._clock_ns())
+                        if self._oldest_rx_ns is None:
+                            self._oldest_rx_ns = time.monotonic_ns()
             if self._input_count_pub is not None:
                 self._input_count.data += 1
                 if not self._stepped:  # a ~/step driver needs no count: save a publish per input
@@ -426,6 +454,9 @@ class PolicyNode(LifecycleNode):
                 return
             self.stats.missed = thread.missed
             try:
+                if self._inbox is not None:
+                    for topic, msg, received_ns in self._inbox.drain():
+                        self.inputs.receive(topic, msg, received_ns)
                 self._tick(time.time_ns(), now_ns)
             except Exception as err:  # the tick thread must outlive any one tick
                 if not self.context.ok():
@@ -489,6 +520,9 @@ class PolicyNode(LifecycleNode):
             self._publish(safety.after_tick(safety_ns, inputs.values, {}, problem=REJECTED_TICK), stamp_ns, now_ns)
             return
         self._publish(safety.after_tick(safety_ns, inputs.values, result.outputs), stamp_ns, now_ns)
+        if self._oldest_rx_ns is not None:  # input-to-output latency: oldest input used -> outputs out
+            stats.latency.add((time.monotonic_ns() - self._oldest_rx_ns) / NS_PER_S)
+            self._oldest_rx_ns = None
         if result.policy_step:
             stats.policy_steps += 1
             if self._debug is not None:
@@ -589,9 +623,9 @@ def main(args: list[str] | None = None) -> int:
             code = 1
         else:
             tune_process_for_ticking()
-            executor = SingleThreadedExecutor()
+            executor = build_executor(node.tick_settings.mode, log_warning=node.get_logger().warning)
             executor.add_node(node)
-            executor.spin()
+            spin_forever(executor)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

@@ -2,8 +2,12 @@
 
 - :class:`SimClockTicker`: with ``use_sim_time``, turns ``/clock`` messages into ticks, exactly
   one per sim period of clock advance.
+- :class:`DeadlineSchedule`: absolute monotonic deadlines, whole late periods skipped and
+  counted; shared by every wall-clock tick design (:mod:`exploy_ros.ticking`).
 - :class:`TickThread`: without sim time, ticks at absolute deadlines on its own thread and
   counts the periods it had to skip.
+- :func:`busy_wait_until`, :func:`parse_cpu_list`, :func:`pin_this_thread`: the floor-lowering
+  knobs (a short spin before a deadline, CPU affinity).
 - :class:`LatencyWindow`: a fixed ring of recent durations with percentiles, O(1) per sample.
 """
 
@@ -115,6 +119,87 @@ class LatencyWindow:
         return float(np.percentile(self._buf[: min(self.count, self._buf.size)], q))
 
 
+class DeadlineSchedule:
+    """Absolute tick deadlines ``origin + k * period`` (k >= 1) on the monotonic clock.
+
+    :meth:`take` turns "it is now ``now_ns``" into the deadline of the tick to run: a deadline
+    more than one period in the past is skipped (counted in :attr:`missed`), never run late in
+    a burst.
+
+    Args:
+        period_ns: Tick period in nanoseconds.
+        origin_ns: Monotonic time of tick 0; the first deadline is one period later.
+    """
+
+    def __init__(self, *, period_ns: int, origin_ns: int) -> None:
+        if period_ns < 1:
+            raise ValueError(f"period_ns must be >= 1, got {period_ns}")
+        self.period_ns = period_ns
+        self.next_ns = origin_ns + period_ns
+        """The deadline of the next tick."""
+        self.missed = 0
+        """Deadlines skipped because a whole period passed without a tick."""
+
+    def take(self, now_ns: int) -> int | None:
+        """The deadline of the tick due at ``now_ns``, or None when it is not due yet.
+
+        Skips (and counts) whole periods that passed; afterwards :attr:`next_ns` is one period
+        after the returned deadline.
+        """
+        deadline = self.next_ns
+        if now_ns < deadline:
+            return None
+        late = (now_ns - deadline) // self.period_ns
+        if late > 0:
+            self.missed += late
+            deadline += late * self.period_ns
+        self.next_ns = deadline + self.period_ns
+        return deadline
+
+
+def busy_wait_until(deadline_ns: int) -> int:
+    """Spin (holding the CPU, no sleep) until the monotonic clock reaches ``deadline_ns``; return now."""
+    now = time.monotonic_ns()
+    while now < deadline_ns:
+        now = time.monotonic_ns()
+    return now
+
+
+def parse_cpu_list(text: str) -> frozenset[int]:
+    """CPU numbers from ``"1"``, ``"0,1"`` or ``"2-3"`` (empty text: no CPU, i.e. no pinning).
+
+    Raises:
+        ValueError: naming the part that is not a CPU number or range.
+    """
+    cpus: set[int] = set()
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        lo, sep, hi = part.partition("-")
+        try:
+            first, last = int(lo), int(hi) if sep else int(lo)
+        except ValueError as err:
+            raise ValueError(f"'{part}' is not a CPU number or range like 2-3") from err
+        if first < 0 or last < first or last > 4095:
+            raise ValueError(f"'{part}' is not a valid CPU range (0..4095, low-high)")
+        cpus.update(range(first, last + 1))
+    return frozenset(cpus)
+
+
+def pin_this_thread(cpus: frozenset[int]) -> str | None:
+    """Restrict the calling thread to ``cpus`` (Linux); return why that failed, or None.
+
+    An empty set leaves the affinity alone.
+    """
+    if not cpus:
+        return None
+    try:
+        os.sched_setaffinity(0, cpus)  # 0: the calling thread
+    except (AttributeError, OSError, ValueError) as err:
+        return f"cannot pin the tick to CPUs {sorted(cpus)}: {err}"
+    return None
+
+
 class TickThread:
     """Calls ``tick(now_ns)`` every ``period_ns`` on its own thread, at absolute deadlines.
 
@@ -129,14 +214,26 @@ class TickThread:
         priority: 1..99 runs the thread under ``SCHED_FIFO`` at this priority (Linux; needs
             CAP_SYS_NICE or an rtprio limit); 0 keeps normal scheduling.
         name: Thread name.
+        spin_ns: Sleep until this long before each deadline, then busy-wait to it (0: sleep
+            all the way; costs up to ``spin_ns`` of CPU per tick).
+        cpus: Pin the thread to these CPUs (empty: no pinning).
     """
 
     def __init__(
-        self, *, period_ns: int, tick: Callable[[int], None], priority: int = 0, name: str = "policy-tick"
+        self,
+        *,
+        period_ns: int,
+        tick: Callable[[int], None],
+        priority: int = 0,
+        name: str = "policy-tick",
+        spin_ns: int = 0,
+        cpus: frozenset[int] = frozenset(),
     ) -> None:
         self.period_ns = period_ns
         self.priority = priority
-        self.missed = 0
+        self.spin_ns = max(0, spin_ns)
+        self.cpus = cpus
+        self._schedule: DeadlineSchedule | None = None
         self._tick = tick
         self._stop = threading.Event()
         self._started = threading.Event()
@@ -155,29 +252,33 @@ class TickThread:
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(timeout)
 
+    @property
+    def missed(self) -> int:
+        """Deadlines skipped because a whole period passed without a tick."""
+        return self._schedule.missed if self._schedule is not None else 0
+
     def _set_priority(self) -> None:
-        if self.priority <= 0:
-            return
-        try:
-            os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.priority))  # 0: this thread
-        except (AttributeError, OSError) as err:
-            self._priority_error = f"cannot run the tick thread at SCHED_FIFO priority {self.priority}: {err}"
+        problems = [pin_this_thread(self.cpus)]
+        if self.priority > 0:
+            try:
+                os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(self.priority))  # 0: this thread
+            except (AttributeError, OSError) as err:
+                problems.append(f"cannot run the tick thread at SCHED_FIFO priority {self.priority}: {err}")
+        self._priority_error = "; ".join(p for p in problems if p) or None
 
     def _run(self) -> None:
         self._set_priority()
+        schedule = self._schedule = DeadlineSchedule(period_ns=self.period_ns, origin_ns=time.monotonic_ns() - self.period_ns)
         self._started.set()
-        period = self.period_ns
-        deadline = time.monotonic_ns()
+        spin = self.spin_ns
         while not self._stop.is_set():
             now = time.monotonic_ns()
-            if now < deadline:
-                time.sleep((deadline - now) / NS_PER_S)
+            wake = schedule.next_ns - spin
+            if now < wake:
+                time.sleep((wake - now) / NS_PER_S)
                 now = time.monotonic_ns()
-            late = (now - deadline) // period
-            if late > 0:  # whole periods passed without a tick: skip them
-                self.missed += late
-                deadline += late * period
-            if self._stop.is_set():
-                break
+            if spin and now < schedule.next_ns:
+                now = busy_wait_until(schedule.next_ns)
+            if schedule.take(now) is None or self._stop.is_set():
+                continue
             self._tick(now)
-            deadline += period

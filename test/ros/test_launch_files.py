@@ -19,6 +19,7 @@ from rclpy.context import Context
 from exploy_ros.launch_params import LaunchArgumentError, node_parameters
 from exploy_ros.parameters import PARAMETERS
 from exploy_ros.safety_io import SAFETY_PARAMETERS
+from exploy_ros.ticking import TICK_PARAMETERS
 from exploy_ros.policy_node import PolicyNode
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -74,9 +75,11 @@ def test_launch_arguments_are_declared_and_parameters_exist_on_the_node():
 def test_params_file_keys_match_the_declared_parameters():
     doc = yaml.safe_load(CONFIG.read_text())
     params = doc["/**"]["ros__parameters"]
-    assert set(params) == set(PARAMETERS) | set(SAFETY_PARAMETERS) | {"use_sim_time"}
+    assert set(params) == set(PARAMETERS) | set(SAFETY_PARAMETERS) | set(TICK_PARAMETERS) | {"use_sim_time"}
     for name, info in (*PARAMETERS.items(), *SAFETY_PARAMETERS.items()):
         assert params[name] == info.default and type(params[name]) is type(info.default), name
+    for name, (default, _) in TICK_PARAMETERS.items():
+        assert params[name] == default and type(params[name]) is type(default), name
 
 
 def test_params_file_loads_into_a_real_node():

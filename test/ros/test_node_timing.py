@@ -70,3 +70,58 @@ def test_tick_thread_ticks_at_the_period_and_counts_skipped_deadlines():
     assert 15 <= len(stamps) + thread.missed <= 22
     gaps = np.diff(stamps[:5]) / MS
     assert np.all((gaps > 5) & (gaps < 15))
+
+
+def test_deadline_schedule_runs_each_deadline_once_and_skips_whole_late_periods():
+    from exploy_ros.timing import DeadlineSchedule
+
+    schedule = DeadlineSchedule(period_ns=10, origin_ns=100)
+    assert schedule.take(105) is None  # first deadline is 110
+    assert schedule.take(110) == 110
+    assert schedule.take(115) is None
+    assert schedule.take(129) == 120  # late by 9: still this period's tick
+    assert schedule.missed == 0
+    assert schedule.take(165) == 160  # 130, 140, 150 passed without a tick
+    assert schedule.missed == 3
+    assert schedule.next_ns == 170
+
+
+def test_busy_wait_returns_at_or_after_the_deadline():
+    import time
+
+    from exploy_ros.timing import busy_wait_until
+
+    deadline = time.monotonic_ns() + 2 * MS
+    assert busy_wait_until(deadline) >= deadline
+    assert time.monotonic_ns() >= deadline
+
+
+@pytest.mark.parametrize(
+    ("text", "cpus"), [("", set()), ("1", {1}), ("0,1", {0, 1}), (" 2-4 , 7", {2, 3, 4, 7})]
+)
+def test_cpu_list_parses_numbers_and_ranges(text, cpus):
+    from exploy_ros.timing import parse_cpu_list
+
+    assert parse_cpu_list(text) == cpus
+
+
+@pytest.mark.parametrize("text", ["a", "3-1", "-1", "1-x", "5000"])
+def test_cpu_list_rejects_what_is_not_a_cpu(text):
+    from exploy_ros.timing import parse_cpu_list
+
+    with pytest.raises(ValueError, match="CPU"):
+        parse_cpu_list(text)
+
+
+def test_tick_thread_with_a_spin_wait_ticks_on_its_period_grid():
+    import time
+
+    stamps = []
+    thread = TickThread(period_ns=5 * MS, tick=stamps.append, spin_ns=2 * MS)
+    thread.start()
+    time.sleep(0.1)
+    thread.stop()
+    assert len(stamps) + thread.missed >= 15
+    offsets = (np.array(stamps) - stamps[0]) % (5 * MS)  # the first tick is at its deadline (origin)
+    distance = np.minimum(offsets, 5 * MS - offsets)
+    assert np.median(distance) < 1 * MS  # ticks sit on the 5 ms grid, not spread over the period
