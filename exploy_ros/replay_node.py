@@ -100,8 +100,8 @@ class ReplayDriver(Node):
             self._decoders[topic] = TopicDecoder(spec)
             self.create_subscription(message_class(spec.msg_type), topic, lambda m, q=self._queues[topic]: q.append(m), qos)
         self._ticks: deque = deque()
-        # spin_once takes one callback: enough zero-timeout spins before each step to take every
-        # message already waiting from an extra tick (its outputs and its ~/tick), so they are counted
+        # spin_once takes one callback: at most this many zero-timeout spins before each step take
+        # the messages already waiting from an extra tick (its outputs and its ~/tick)
         self._flush_spins = 2 * (len(self._queues) + 1)
         self.create_subscription(UInt64, f"{self.target}/tick", lambda m: self._ticks.append(m.data), qos)
         self._input_count: int | None = None
@@ -197,8 +197,7 @@ class ReplayDriver(Node):
                 for encode, msg_type, pub in self._inputs:
                     pub.publish(build_ros_message(msg_type, encode(values, stamp=sec_nsec, check_finite=False)))
                 sent = len(self._inputs)
-            for _ in range(self._flush_spins):  # take callbacks already waiting (a node's extra ticks)
-                executor.spin_once(timeout_sec=0)
+            self._take_waiting(executor)  # a node's extra ticks, so the rate check counts them
             self._drain_extra_ticks(counts)
             self._step_msg.data = [stamp, sent]
             self._step_pub.publish(self._step_msg)
@@ -239,6 +238,14 @@ class ReplayDriver(Node):
         if rate is not None:
             timing.insert(0, Divergence(rate[0], None, None, 1.0, float(counts[rate[0]]), abs(counts[rate[0]] - 1.0), rate[1]))
         return outputs, timing
+
+    def _take_waiting(self, executor: SingleThreadedExecutor) -> None:
+        """Run the callbacks of messages that already arrived, until a spin takes none."""
+        for _ in range(self._flush_spins):
+            before = len(self._ticks) + sum(len(q) for q in self._queues.values())
+            executor.spin_once(timeout_sec=0)
+            if len(self._ticks) + sum(len(q) for q in self._queues.values()) == before:
+                return
 
     def _drain_extra_ticks(self, counts: list[int]) -> None:
         """Ticks (and their outputs) that arrived after the one awaited count for the previous
