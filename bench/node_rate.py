@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import pathlib
+import signal
 import subprocess
 import sys
 import tempfile

@@ -46,7 +46,9 @@ import traceback
 import warnings
 
 import exploy_ros.ros_required  # noqa: F401  (first: without rclpy, one line instead of a traceback)
+
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -54,7 +56,6 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock as ClockMsg
 from std_msgs.msg import Float32MultiArray, UInt64, UInt64MultiArray
 from std_srvs.srv import Trigger
-from diagnostic_msgs.msg import DiagnosticArray
 
 from exploy.mapping import build_topic_map, load_mapping_file
 from exploy.mapping.errors import AdapterError
@@ -62,7 +63,7 @@ from exploy.mapping.topic_map import TopicMap
 from exploy.runtime.errors import PolicyRuntimeError
 from exploy.runtime.policy import Policy
 from exploy.runtime.providers import ExecutionProviderWarning
-from exploy.safety import REJECTED_TICK, RecentCounts, SafetyError, Supervisor, Transition
+from exploy.safety import REJECTED_TICK, RecentCounts, Supervisor, Transition
 from exploy_ros.adapters import message_class
 from exploy_ros.diagnostics import TickStats, build_status
 from exploy_ros.inputs import InputStore

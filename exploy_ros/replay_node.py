@@ -26,6 +26,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 
 import exploy_ros.ros_required  # noqa: F401  (first: without rclpy, one line instead of a traceback)
+
 import numpy as np
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor

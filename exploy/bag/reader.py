@@ -11,7 +11,6 @@ from typing import Any
 import numpy as np
 
 from exploy.bag.errors import BagError
-from exploy.bag.mcap_checksums import verify as verify_checksums
 from exploy.bag.layout import (
     CLOCK_TOPIC,
     CLOCK_TYPE,
@@ -23,6 +22,7 @@ from exploy.bag.layout import (
     resolve_topic,
     typestore,
 )
+from exploy.bag.mcap_checksums import verify as verify_checksums
 from exploy.format import PolicyMetadata
 from exploy.mapping import AdapterError, MappingError, TopicDecoder, TopicMap, build_topic_map, parse_mapping
 

@@ -10,7 +10,6 @@ from typing import Any
 import numpy as np
 
 from exploy.bag.errors import BagError
-from exploy.bag.mcap_checksums import seal
 from exploy.bag.layout import (
     CLOCK_TOPIC,
     CLOCK_TYPE,
@@ -24,6 +23,7 @@ from exploy.bag.layout import (
     resolve_topic,
     typestore,
 )
+from exploy.bag.mcap_checksums import seal
 from exploy.bag.stages import StageWriter
 from exploy.mapping import TopicEncoder, TopicMap, TopicSpec, build_rosbags_message
 

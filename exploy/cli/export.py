@@ -11,7 +11,6 @@ from typing import Any
 from exploy.cli.factory import FactoryError, add_factory_arguments, make_env_and_actor, parse_factory_args
 from exploy.cli.main import EXIT_FAILED, EXIT_OK
 
-
 DEFAULT_EVALUATE_STEPS = 20
 """Policy steps of the parity check run after every export unless ``--no-evaluate``."""
 

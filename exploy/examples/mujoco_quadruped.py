@@ -25,12 +25,12 @@ from dataclasses import dataclass
 import torch
 
 from exploy.examples.legged_robot import LstmActor, MlpActor, _seeded
+from exploy.examples.mujoco_quadruped_model import EFFORT_LIMITS, quadruped_mjcf, stance, write_mjcf
 from exploy.examples.quadruped_sim import JOINT_NAMES, NUM_JOINTS, quat_rotate_inverse
 from exploy.exporter.core.actor import add_actor_memory
 from exploy.exporter.core.context_manager import Group, Input, Memory, Output
 from exploy.exporter.core.exportable_environment import ExportableEnvironment
 from exploy.runtime.policy import INITIAL_VALUE_KEY
-from exploy.examples.mujoco_quadruped_model import EFFORT_LIMITS, quadruped_mjcf, stance, write_mjcf
 from exploy.sim.mujoco_robot import MujocoRobot
 from exploy.sim.state import TensorMirror
 

@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from bag_helpers import STORE, rewrite_bag
+from bag_helpers import rewrite_bag
 from sim2real_envs import DECIMATION, Actor, Bugs, RobotEnv, make
 
 from exploy.bag.compare import compare_outputs

@@ -14,6 +14,8 @@ import pytest
 mjlab = pytest.importorskip("mjlab", reason="the mjlab extra is not installed")
 
 import torch  # noqa: E402
+from conftest import GO1_EPISODE_S as EPISODE_S  # noqa: E402
+from conftest import GO1_TASK as TASK  # noqa: E402
 
 from exploy.bag.recorder import record  # noqa: E402
 from exploy.bag.replay import replay_offline  # noqa: E402
@@ -21,9 +23,6 @@ from exploy.exporter.core.evaluator import run_evaluation  # noqa: E402
 from exploy.format import read_metadata  # noqa: E402
 from exploy.frameworks.mjlab import MjlabExportableEnvironment, MjlabExportError, make_task_export  # noqa: E402
 from exploy.runtime.session import SessionWrapper  # noqa: E402
-
-from conftest import GO1_EPISODE_S as EPISODE_S  # noqa: E402
-from conftest import GO1_TASK as TASK  # noqa: E402
 
 
 def _robot(made):

@@ -18,8 +18,8 @@ from rclpy.context import Context
 
 from exploy_ros.launch_params import LaunchArgumentError, node_parameters
 from exploy_ros.parameters import PARAMETERS
-from exploy_ros.safety_io import SAFETY_PARAMETERS
 from exploy_ros.policy_node import PolicyNode
+from exploy_ros.safety_io import SAFETY_PARAMETERS
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LAUNCH = ROOT / "launch" / "policy.launch.py"

@@ -11,8 +11,8 @@ from tqdm import tqdm
 
 from exploy.exporter.core import sim_checks
 from exploy.exporter.core.context_manager import ContextManager, Registered
-from exploy.exporter.core.evaluation_report import EvaluationReport, Mismatch
 from exploy.exporter.core.errors import EvaluationError
+from exploy.exporter.core.evaluation_report import EvaluationReport, Mismatch
 from exploy.exporter.core.exportable_environment import ExportableEnvironment, connect_evaluation_hooks
 from exploy.exporter.core.tracing import dtype_problem
 from exploy.format import names
