@@ -6,7 +6,7 @@ import tempfile
 
 import torch
 
-from exploy.exporter.core.actor import ExportableActor
+from exploy.exporter.core.actor import ExportableActor, add_actor_memory
 from exploy.exporter.core.context_manager import Group, Input, Memory, Output
 from exploy.exporter.core.evaluator import evaluate
 from exploy.exporter.core.exportable_environment import ExportableEnvironment
