@@ -304,7 +304,7 @@ class MujocoSimNode(Node):
                     )
             else:
                 _spin_until(
-                    executor, lambda: self._received >= expected, self.timeout,
+                    executor, lambda: self._received >= expected, self.timeout,  # noqa: B023 (waited on before the loop moves on)
                     f"policy node {self.topics.node} sent no command on {self.topics.command} for tick {tick} "
                     f"(sim time {now / NS_PER_S:.3f} s) within {self.timeout:g} s: is it active with "
                     "use_sim_time:=true and all its inputs mapped to this simulator's topics?",

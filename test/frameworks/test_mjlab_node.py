@@ -70,7 +70,7 @@ def test_go1_file_runs_in_the_policy_node_with_default_topics(go1_file):
             tensors, msgs = _state(rng, joint_names)
             rig.feed(msgs)
             rig.advance(1, expect_ticks=1)
-            rig.spin_until(lambda: len(outs) > k, what=f"joint targets of tick {k}")
+            rig.spin_until(lambda: len(outs) > k, what=f"joint targets of tick {k}")  # noqa: B023 (waited on before the loop moves on)
             inputs.append(tensors)
     ref = Reference(go1_file)
     for k, (msg, x) in enumerate(zip(outs, inputs)):

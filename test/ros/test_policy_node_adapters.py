@@ -56,14 +56,14 @@ def _robot_state(rng):
 
 
 def _run(rig, topics, steps):
-    outs = rig.collect(TARGETS if "targets" not in topics else topics["targets"], JointState)
+    outs = rig.collect(topics.get("targets", TARGETS), JointState)
     rng = np.random.default_rng(11)
     expected_inputs = []
     for k in range(steps):
         tensors, joints, imu, twist = _robot_state(rng)
         rig.feed({topics["joints"]: joints, topics["imu"]: imu, topics["cmd"]: twist})
         rig.advance(1, expect_ticks=1)
-        rig.spin_until(lambda: len(outs) > k, what=f"joint targets of tick {k}")
+        rig.spin_until(lambda: len(outs) > k, what=f"joint targets of tick {k}")  # noqa: B023 (waited on before the loop moves on)
         expected_inputs.append(tensors)
     return outs, expected_inputs
 

@@ -96,7 +96,7 @@ def test_soft_start_ramps_from_the_measured_pose_and_state_walks_to_running(legg
         states = _states(rig)
         outs = rig.collect(TARGETS, JointState)
         runs = []
-        for k in range(7):
+        for _k in range(7):
             x, msgs = robot.state()
             runs.append((x, _tick(rig, msgs, outs)))
         rig.spin_until(lambda: states[-1:] == ["running"], what="state running")
@@ -184,7 +184,7 @@ def test_fallback_publishes_its_law_while_an_input_is_stale_and_returns_through_
             rig.feed(msgs)
             rig.advance(1)
             if mode != "stop":
-                rig.spin_until(lambda: len(outs) > before, what="fallback output")
+                rig.spin_until(lambda: len(outs) > before, what="fallback output")  # noqa: B023 (waited on before the loop moves on)
             laws.append((x, outs[-1] if len(outs) > before else None))
         if mode == "stop":
             assert all(msg is None for _, msg in laws)
@@ -204,7 +204,7 @@ def test_fallback_publishes_its_law_while_an_input_is_stale_and_returns_through_
                 before = len(outs)
                 rig.feed({IMU: robot.state()[1][IMU]})
                 rig.advance(1)
-                rig.spin_until(lambda: len(outs) > before, what="fallback output")
+                rig.spin_until(lambda: len(outs) > before, what="fallback output")  # noqa: B023 (waited on before the loop moves on)
             np.testing.assert_array_equal(outs[-1].effort, np.zeros(12))
             np.testing.assert_allclose(outs[-1].position, np.clip(last_q, LOWER, UPPER), rtol=1e-6)
         x, msgs = robot.state()  # everything fresh again: a soft start from the measured pose
@@ -239,7 +239,7 @@ def test_estop_engages_within_one_tick_latches_and_releases_into_a_soft_start(le
             before = len(outs)
             rig.feed(msgs)
             rig.advance(1)
-            rig.spin_until(lambda: len(outs) > before, what="e-stop output")
+            rig.spin_until(lambda: len(outs) > before, what="e-stop output")  # noqa: B023 (waited on before the loop moves on)
             np.testing.assert_allclose(outs[-1].position, np.clip(x["obj.robot.joints.pos"].reshape(-1), LOWER, UPPER), rtol=1e-6)
             np.testing.assert_allclose(outs[-1].effort, -2.0 * x["obj.robot.joints.vel"].reshape(-1), rtol=1e-5, atol=1e-6)
         assert len(rig.ticks) == ticks and rig.node.policy.step_count == step  # the policy stopped

@@ -101,7 +101,7 @@ def _drive(rig, outputs, ticks):
         tensors, msgs = _inputs(rng)
         rig.feed(msgs)
         rig.advance(1, expect_ticks=1)
-        rig.spin_until(lambda: all(len(got) > k for got in outputs), what=f"outputs of tick {k}")
+        rig.spin_until(lambda: all(len(got) > k for got in outputs), what=f"outputs of tick {k}")  # noqa: B023 (waited on before the loop moves on)
         fed.append(tensors)
     return fed
 

@@ -60,7 +60,7 @@ class VocabularyEnv(ExportableEnvironment):
         self._register()
 
     def _randomize(self) -> None:
-        for name, value in self.state.items():
+        for value in self.state.values():
             value[:] = torch.randn(value.shape, generator=self.gen)
         for name in _QUATS:
             self.state[name][:] = random_quat(self.gen)

@@ -197,7 +197,8 @@ def register_outputs(cm: ContextManager, env: ManagerBasedRlEnv) -> list[str]:
         if any(v is not None for v in effort_limit):
             meta["effort_limit"] = effort_limit
         items = [
-            Output(name=item, get_from_env_cb=(lambda buf=getattr(live, attr), i=ids: buf[:, i]))
+            # The default binds this item's buffer now (a closure would see the last loop values).
+            Output(name=item, get_from_env_cb=(lambda buf=getattr(live, attr), i=ids: buf[:, i]))  # noqa: B008
             for item, attr in (("pos", "joint_pos_target"), ("vel", "joint_vel_target"),
                                ("effort", "joint_effort_target"))
         ]
