@@ -32,6 +32,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from typing import cast
 
 import numpy as np
 import rclpy
@@ -48,7 +49,7 @@ from exploy.errors import ExployError
 from exploy.sim.errors import SimError
 from exploy.sim.monitor import CommandAges, Trajectory
 from exploy.sim.mujoco_robot import MujocoRobot
-from exploy.sim.wiring import JointCommandDecoder, SimTopics, sim_topics
+from exploy.sim.wiring import CommandMode, JointCommandDecoder, SimTopics, sim_topics
 from exploy_ros.lockstep import STEP_QOS, STEP_TOPIC
 from exploy_ros.mujoco_sim_parameters import PARAMETERS, per_joint
 from exploy_ros.sim_messages import fill_imu, fill_joint_state, fill_odometry
@@ -103,7 +104,8 @@ class MujocoSimNode(Node):
         n = len(robot.joint_names)
         self.kp = per_joint(p["kp"], n, "kp")
         self.kd = per_joint(p["kd"], n, "kd")
-        self.decoder = JointCommandDecoder(robot.joint_names, mode=str(p["command_mode"]))
+        # The decoder checks the value at run time (one-line SimError for anything else).
+        self.decoder = JointCommandDecoder(robot.joint_names, mode=cast(CommandMode, str(p["command_mode"])))
         self.ages = CommandAges(policy_period_s=float(p["policy_period_s"]))
         self.trajectory = Trajectory(n, capacity=4096)
         self.rejected = 0

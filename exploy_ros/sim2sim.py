@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
@@ -64,7 +65,7 @@ def run_closed_loop(
     policy: pathlib.Path,
     mjcf: pathlib.Path,
     seconds: float,
-    mode: str = "lockstep",
+    mode: Literal["lockstep", "realtime"] = "lockstep",
     real_time_factor: float = 1.0,
     node: str | None = None,
     timeout: float = 2.0,

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exploy.bag.errors import BagError
+
+if TYPE_CHECKING:
+    from rosbags.typesys.store import Typestore
 
 FORMAT_VERSION = 1
 
@@ -44,7 +47,7 @@ SAMPLING_SUBSTEP = "substep"
 SAMPLING_POLICY_STEP = "policy_step"
 
 
-def typestore() -> Any:
+def typestore() -> Typestore:
     """The rosbags typestore exploy bags are written and read with (ROS 2 Kilted)."""
     from rosbags.typesys import Stores, get_typestore
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from exploy.bag.stages import StageWriter
 from exploy.mapping import TopicEncoder, TopicMap, TopicSpec, build_rosbags_message
 
 STORAGES = ("mcap", "sqlite3")
-BAG_VERSION = 9
+BAG_VERSION: Final = 9
 
 
 def _stamp(ns: int) -> tuple[int, int]:

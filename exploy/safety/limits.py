@@ -95,7 +95,8 @@ def limits_from_metadata(joints: Sequence[str], metadata: Mapping[str, Any] | No
                 f"got {size}; re-export with one entry per joint name"
             )
         for name, entry in zip(joints, raw):
-            into[name] = parse(entry, f"Metadata '{key}' of '{owner}', joint '{name}'")
+            # parse and into come in matching pairs (_position/position, _effort/effort).
+            into[name] = parse(entry, f"Metadata '{key}' of '{owner}', joint '{name}'")  # type: ignore[assignment]
     return JointLimits(position, effort)
 
 

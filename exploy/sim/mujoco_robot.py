@@ -189,12 +189,12 @@ class MujocoRobot:
     def base_pos(self) -> np.ndarray:
         """Position of the floating base in the world (m)."""
         self._require_base()
-        return self.data.qpos[self._base_qpos : self._base_qpos + 3].copy()
+        return self.data.qpos[self._base_qpos : self._base_qpos + 3].copy()  # type: ignore[operator]  # _require_base()
 
     def base_quat(self) -> np.ndarray:
         """Orientation of the floating base, (w, x, y, z)."""
         self._require_base()
-        return self.data.qpos[self._base_qpos + 3 : self._base_qpos + 7].copy()
+        return self.data.qpos[self._base_qpos + 3 : self._base_qpos + 7].copy()  # type: ignore[operator]  # _require_base()
 
     def base_lin_vel(self) -> np.ndarray:
         """Linear velocity of the base in the world frame (m/s)."""
