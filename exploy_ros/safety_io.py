@@ -139,7 +139,7 @@ def build_supervisor(
     """
     config, limits_path = read_safety_config(node)
     limits = load_limits_file(limits_path) if limits_path is not None else None
-    layout = joint_layout(policy.meta, topic_map, limits=limits)
+    layout = joint_layout(policy.meta, topic_map=topic_map, limits=limits)
     if layout.unused_limits:
         node.get_logger().warning(
             f"limits_file names joints no output commands (typo?): {', '.join(layout.unused_limits[:20])}"

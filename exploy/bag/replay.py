@@ -229,15 +229,15 @@ def replay_offline(
         stages = load_stages(bag, recording, policy)
         warnings += policy_differences(recording.meta, stages, policy_path)
     return replay_loaded(
-        policy, recording, stages, bag=bag, atol=atol, rtol=rtol, warnings=warnings, progress=progress
+        policy, recording, stages=stages, bag=bag, atol=atol, rtol=rtol, warnings=warnings, progress=progress
     )
 
 
 def replay_loaded(
     policy: Policy,
     recording: Recording,
-    stages: Stages | None = None,
     *,
+    stages: Stages | None = None,
     bag: str | pathlib.Path,
     atol: float = DEFAULT_ATOL,
     rtol: float = DEFAULT_RTOL,

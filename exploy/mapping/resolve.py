@@ -50,7 +50,7 @@ def resolve(
     direction: Direction = "input" if comp.kind is ComponentKind.INPUT else "output"
     prefix = config.input_prefix if direction == "input" else config.output_prefix
     where = f"{config.where}, components.{comp.name}"
-    default_adapter, default_field, default_topic = default_binding(comp, direction, prefix, meta)
+    default_adapter, default_field, default_topic = default_binding(comp, direction, prefix, meta=meta)
     ovr = _merged_override(comp, meta, config)
     if ovr.enabled is False:
         if direction == "input":

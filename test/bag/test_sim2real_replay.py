@@ -41,7 +41,7 @@ def test_correct_twin_records_without_warnings_and_replays_with_every_stage(twin
     assert summary["ok"] and summary["stages"] == {}  # outputs match: the stages are not needed
     # The stages the bag carries all match, too (compared when asked for explicitly).
     policy, recording, warnings = load_for_replay(bag, made.policy)
-    result = replay_loaded(policy, recording, load_stages(bag, recording, policy), bag=bag)
+    result = replay_loaded(policy, recording, stages=load_stages(bag, recording, policy), bag=bag)
     assert result.ok
     actual, produced = run_policy_with_stages(policy, recording)
     stages = load_stages(bag, recording, policy)
@@ -180,7 +180,7 @@ def test_runtime_dropping_a_memory_is_named(twin):
     made, bag, _ = twin
     _, recording, warnings = load_for_replay(bag, made.policy)
     policy = DroppingPolicy(made.policy)
-    result = replay_loaded(policy, recording, load_stages(bag, recording, policy), bag=bag, warnings=warnings)
+    result = replay_loaded(policy, recording, stages=load_stages(bag, recording, policy), bag=bag, warnings=warnings)
     assert not result.outputs["output.joint_targets.pd.effort"].ok  # real
     first = result.first_divergence
     assert (first.tick, first.component) == (DECIMATION, "memory.last_actions")
