@@ -44,7 +44,11 @@ def feed(args: argparse.Namespace) -> int:
     for spec in topic_map.inputs:
         if spec.msg_type != "std_msgs/msg/Float32MultiArray":
             raise SystemExit(f"feeder publishes Float32MultiArray only; {spec.topic} is {spec.msg_type}")
-        pubs.append(node.create_publisher(Float32MultiArray, spec.topic.replace("~", "/" + args.ns.strip("/") + "/policy_node", 1), 10))
+        pubs.append(
+            node.create_publisher(
+                Float32MultiArray, spec.topic.replace("~", "/" + args.ns.strip("/") + "/policy_node", 1), 10
+            )
+        )
         msgs.append(Float32MultiArray(data=[0.1] * spec.bindings[0].size))
     period = 1.0 / args.rate
     end = time.monotonic() + args.duration
@@ -203,7 +207,10 @@ def main() -> int:
         ("ticks achieved / expected", f"{res['ticks']} / {expected} ({100.0 * res['ticks'] / max(1, expected):.2f} %)"),
         ("missed ticks", f"{res['missed']} ({missed_pct:.3f} %)  [target <= 0.1 %]"),
         ("stale / rejected", f"{res['stale']} / {res['rejected']}"),
-        ("tick compute p50 / p99 / max", f"{tick_p50:.3f} / {tick_p99:.3f} / {tick_max:.3f} ms  [target p99 <= 0.25 ms]"),
+        (
+            "tick compute p50 / p99 / max",
+            f"{tick_p50:.3f} / {tick_p99:.3f} / {tick_max:.3f} ms  [target p99 <= 0.25 ms]",
+        ),
         ("policy step p50 / p99", f"{step_p50:.3f} / {step_p99:.3f} ms"),
         ("bare session.run p50 / p99", f"{bare_p50:.3f} / {bare_p99:.3f} ms (idle machine)"),
         ("  same, feeder still running", f"{loaded_p50:.3f} / {loaded_p99:.3f} ms"),

@@ -395,7 +395,8 @@ class PolicyNode(LifecycleNode):
         """``~/step``: move the clock once this step's inputs are in (see :data:`STEP_TOPIC`)."""
         if len(msg.data) != 2:
             self._log_output_problem(
-                self._clock_ns(), f"Ignored a ~/{STEP_TOPIC} message with {len(msg.data)} values: send [sim_time_ns, inputs]"
+                self._clock_ns(),
+                f"Ignored a ~/{STEP_TOPIC} message with {len(msg.data)} values: send [sim_time_ns, inputs]",
             )
             return
         self._stepped = True
@@ -451,7 +452,10 @@ class PolicyNode(LifecycleNode):
             return response
         with self._lock:
             self.policy.reset()
-        response.success, response.message = True, f"memory restored to its initial value, step counter {self.policy.first_step}"
+        response.success, response.message = (
+            True,
+            f"memory restored to its initial value, step counter {self.policy.first_step}",
+        )
         self.get_logger().info("Reset: " + response.message)
         return response
 

@@ -90,7 +90,11 @@ class ReplayDriver(Node):
         self._step_pub = self.create_publisher(UInt64MultiArray, f"{self.target}/{STEP_TOPIC}", STEP_QOS)
         self._step_msg = UInt64MultiArray()
         self._inputs = [
-            (TopicEncoder(spec), spec.msg_type, self.create_publisher(message_class(spec.msg_type), self.resolve(spec.topic), qos))
+            (
+                TopicEncoder(spec),
+                spec.msg_type,
+                self.create_publisher(message_class(spec.msg_type), self.resolve(spec.topic), qos),
+            )
             for spec in topic_map.inputs
         ]
         self._queues: dict[str, deque] = {}
@@ -99,7 +103,9 @@ class ReplayDriver(Node):
             topic = self.resolve(spec.topic)
             self._queues[topic] = deque()
             self._decoders[topic] = TopicDecoder(spec)
-            self.create_subscription(message_class(spec.msg_type), topic, lambda m, q=self._queues[topic]: q.append(m), qos)
+            self.create_subscription(
+                message_class(spec.msg_type), topic, lambda m, q=self._queues[topic]: q.append(m), qos
+            )
         self._ticks: deque = deque()
         self.create_subscription(UInt64, f"{self.target}/tick", lambda m: self._ticks.append(m.data), qos)
         self._input_count: int | None = None
@@ -115,7 +121,9 @@ class ReplayDriver(Node):
 
     # -- waiting ----------------------------------------------------------------------------
 
-    def _spin_until(self, executor: SingleThreadedExecutor, done: Callable[[], bool], timeout: float, what: str) -> None:
+    def _spin_until(
+        self, executor: SingleThreadedExecutor, done: Callable[[], bool], timeout: float, what: str
+    ) -> None:
         deadline = time.monotonic() + timeout
         while not done():
             left = deadline - time.monotonic()
@@ -157,7 +165,9 @@ class ReplayDriver(Node):
     def reset_node(self, executor: SingleThreadedExecutor) -> None:
         """Call the node's ``~/reset`` and wait for its answer."""
         future = self._reset.call_async(Trigger.Request())
-        self._spin_until(executor, future.done, self.timeout, f"{self.target}/reset did not answer within {self.timeout:g} s")
+        self._spin_until(
+            executor, future.done, self.timeout, f"{self.target}/reset did not answer within {self.timeout:g} s"
+        )
         response = future.result()
         if response is None or not response.success:
             raise LiveReplayError(f"{self.target}/reset failed: {getattr(response, 'message', 'no response')}")
@@ -203,12 +213,15 @@ class ReplayDriver(Node):
                     executor,
                     lambda: bool(self._ticks) and all(self._queues.values()),
                     self.timeout,
-                    f"Policy node {self.target} produced no outputs for tick {tick} (sim time {stamp / NS_PER_S:.6f} s) "
+                    f"Policy node {self.target} produced no outputs for tick {tick} "
+                    f"(sim time {stamp / NS_PER_S:.6f} s) "
                     f"within {self.timeout:g} s; got tick messages {list(self._ticks)}. Is it ticking from /clock "
                     f"(use_sim_time:=true) at {NS_PER_S / meta.dt_ns:g} Hz with all inputs fresh?",
                 )
             except LiveReplayError as err:
-                rate = tick_rate_problem([*counts, len(self._ticks)], dt_ns=meta.dt_ns, file_rate_hz=self.file_rate, node=self.target)
+                rate = tick_rate_problem(
+                    [*counts, len(self._ticks)], dt_ns=meta.dt_ns, file_rate_hz=self.file_rate, node=self.target
+                )
                 raise LiveReplayError(f"{err} Probably a {rate[1]}" if rate else str(err)) from err
             counts.append(1)
             if tick % CLOCK_EVERY == 0:  # for other nodes; after the tick ran, so it cannot trigger one
@@ -233,7 +246,9 @@ class ReplayDriver(Node):
             first_late=timing[0].tick if timing else None,
         )
         if rate is not None:
-            timing.insert(0, Divergence(rate[0], None, None, 1.0, float(counts[rate[0]]), abs(counts[rate[0]] - 1.0), rate[1]))
+            timing.insert(
+                0, Divergence(rate[0], None, None, 1.0, float(counts[rate[0]]), abs(counts[rate[0]] - 1.0), rate[1])
+            )
         return outputs, timing
 
     def _drain_extra_ticks(self, counts: list[int]) -> None:
@@ -294,7 +309,9 @@ def replay_live(
     driver = None
     executor = SingleThreadedExecutor(context=context) if context is not None else SingleThreadedExecutor()
     try:
-        driver = ReplayDriver(recording=recording, topic_map=topic_map, target=node or meta.node, timeout=timeout, context=context)
+        driver = ReplayDriver(
+            recording=recording, topic_map=topic_map, target=node or meta.node, timeout=timeout, context=context
+        )
         driver.file_rate = policy_meta.update_rate
         for other in (driver, *spin_with):
             executor.add_node(other)
@@ -321,7 +338,9 @@ def replay_live(
         atol=atol, rtol=rtol, warnings=warnings, seconds=seconds,
     )
     if timing:
-        result.warnings.append(f"{len(timing)} tick(s) ran with an unexpected step count (first: tick {timing[0].tick})")
+        result.warnings.append(
+            f"{len(timing)} tick(s) ran with an unexpected step count (first: tick {timing[0].tick})"
+        )
         if result.first_divergence is None or timing[0].tick <= result.first_divergence.tick:
             result.first_divergence = timing[0]
     return result

@@ -144,8 +144,12 @@ def run_closed_loop(
             from exploy_ros.policy_node import PolicyNode
 
             policy_node = PolicyNode(
-                target.strip("/").rsplit("/", 1)[-1], context=context,
-                parameter_overrides=[Parameter("policy_path", value=str(policy)), Parameter("use_sim_time", value=True)],
+                target.strip("/").rsplit("/", 1)[-1],
+                context=context,
+                parameter_overrides=[
+                    Parameter("policy_path", value=str(policy)),
+                    Parameter("use_sim_time", value=True),
+                ],
             )
             if policy_node.start_failed:
                 raise SimError(f"policy_node could not start on {policy} (see the log above)")

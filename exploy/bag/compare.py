@@ -293,10 +293,19 @@ def compare_stages(
         chan = int(np.argmax(bad))
         exp, act = float(exp_row[chan]), float(act_row[chan])
         reset = tick == 0 or bool(recording.resets[tick])
-        found.append(Divergence(
-            tick, key, chan, exp, act, abs(act - exp),
-            _stage_reason(key, label_of(labels.get(key), key.removeprefix("memory."), chan), act, exp, tick, dec, reset),
-        ))
+        found.append(
+            Divergence(
+                tick,
+                key,
+                chan,
+                exp,
+                act,
+                abs(act - exp),
+                _stage_reason(
+                    key, label_of(labels.get(key), key.removeprefix("memory."), chan), act, exp, tick, dec, reset
+                ),
+            )
+        )
     return results, found
 
 

@@ -139,7 +139,9 @@ class BagMeta:
             )
         known = {f.name for f in fields(cls)}
         unknown = sorted(str(k) for k in data if k not in known)
-        missing = sorted(f.name for f in fields(cls) if f.name not in data and f.default is MISSING and f.default_factory is MISSING)
+        missing = sorted(
+            f.name for f in fields(cls) if f.name not in data and f.default is MISSING and f.default_factory is MISSING
+        )
         if unknown or missing:
             raise BagError(
                 f"The bag's exploy metadata has unknown field(s) {_short(unknown)} / lacks {_short(missing)}; "
@@ -185,7 +187,11 @@ _FIELD_RULES: tuple[tuple[str, Any, str], ...] = (
     ("dt_ns", lambda v: _is_int(v, 1, 2**62), "an integer number of nanoseconds > 0"),
     ("t0_ns", lambda v: _is_int(v, 0, 2**62), "an integer number of nanoseconds >= 0"),
     ("num_ticks", lambda v: _is_int(v, 0, MAX_TICKS), f"an integer in [0, {MAX_TICKS}]"),
-    ("sampling", lambda v: v in (SAMPLING_SUBSTEP, SAMPLING_POLICY_STEP), f"'{SAMPLING_SUBSTEP}' or '{SAMPLING_POLICY_STEP}'"),
+    (
+        "sampling",
+        lambda v: v in (SAMPLING_SUBSTEP, SAMPLING_POLICY_STEP),
+        f"'{SAMPLING_SUBSTEP}' or '{SAMPLING_POLICY_STEP}'",
+    ),
     ("node", lambda v: isinstance(v, str), "a node name"),
     ("mapping", lambda v: v is None or isinstance(v, dict), "a mapping document or null"),
     ("inputs", _is_str_map, "an object of topic -> message type"),

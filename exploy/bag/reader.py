@@ -97,7 +97,9 @@ def _open_reader(path: pathlib.Path) -> Reader:
     return reader
 
 
-def _raw_messages(reader: Reader, path: pathlib.Path, connections: list[Connection]) -> Iterator[tuple[Connection, int, bytes]]:
+def _raw_messages(
+    reader: Reader, path: pathlib.Path, connections: list[Connection]
+) -> Iterator[tuple[Connection, int, bytes]]:
     try:
         yield from reader.messages(connections=connections)
     except Exception as err:  # a truncated file fails mid-iteration in the storage plugin

@@ -65,7 +65,10 @@ def policy_differences(meta: BagMeta, stages: Stages, policy_path: str | pathlib
     if file_sha256(policy_path) == meta.policy_sha256:
         return []
     if stages.policy_bytes is None:
-        return [f"the bag does not carry '{meta.policy_file}' (recorded by an older exploy or too large): only its hash is known"]
+        return [
+            f"the bag does not carry '{meta.policy_file}' (recorded by an older exploy or too large): "
+            "only its hash is known"
+        ]
     try:
         lines = diff_policies(stages.policy_bytes, policy_path)
     except Exception as err:  # onnx's parser on a damaged embedded copy
@@ -164,7 +167,9 @@ def _run_session_with_stages(
     dec = policy.decimation
     policy.reset()
     initial = {spec.input_name: policy.memory[spec.name] for spec in policy.memories}
-    wanted = [names.ACTIONS, names.OBS] + [c.output_name for c in policy.outputs] + [m.output_name for m in policy.memories]
+    wanted = (
+        [names.ACTIONS, names.OBS] + [c.output_name for c in policy.outputs] + [m.output_name for m in policy.memories]
+    )
     out_slots = [(outputs[c.name], 2 + i) for i, c in enumerate(policy.outputs) if c.name in outputs]
     mem_slots = [(m.input_name, 2 + len(policy.outputs) + i) for i, m in enumerate(policy.memories)]
     batch = {

@@ -92,7 +92,9 @@ class BagWriter:
         self._clock = add(CLOCK_TOPIC, CLOCK_TYPE, typestore=self._store)
         self._meta = add(META_TOPIC, META_TYPE, typestore=self._store)
         self._reset = add(RESET_TOPIC, RESET_TYPE, typestore=self._store)
-        self.inputs = [_Topic(self._writer, self._store, s, resolve_topic(s.topic, meta.node)) for s in topic_map.inputs]
+        self.inputs = [
+            _Topic(self._writer, self._store, s, resolve_topic(s.topic, meta.node)) for s in topic_map.inputs
+        ]
         self.expected = [
             _Topic(self._writer, self._store, s, expected_topic(resolve_topic(s.topic, meta.node)))
             for s in topic_map.outputs

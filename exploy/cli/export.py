@@ -34,11 +34,17 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--no-evaluate", action="store_true", help="skip the parity check")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     # mjlab tasks (the `mjlab` extra): exploy.frameworks.mjlab builds the task and its actor.
-    parser.add_argument("--mjlab", metavar="TASK_ID", default=None,
-                        help="export a registered mjlab task instead of MODULE:FACTORY, e.g. Mjlab-Velocity-Flat-Unitree-Go1")
+    parser.add_argument(
+        "--mjlab",
+        metavar="TASK_ID",
+        default=None,
+        help="export a registered mjlab task instead of MODULE:FACTORY, e.g. Mjlab-Velocity-Flat-Unitree-Go1",
+    )
     parser.add_argument("--checkpoint", type=pathlib.Path, default=None,
                         help="with --mjlab: rsl_rl checkpoint of the task (without one: a deterministic random actor)")
-    parser.add_argument("--seed", type=int, default=0, help="with --mjlab: seed of the random actor and of mjlab (default: 0)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="with --mjlab: seed of the random actor and of mjlab (default: 0)"
+    )
     parser.set_defaults(func=run)
 
 

@@ -46,7 +46,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--atol", type=float, default=1e-4, help="absolute tolerance of the comparison (default: 1e-4)")
     parser.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance of the comparison (default: 1e-4)")
     parser.add_argument("--timeout", type=float, default=2.0, help="lockstep: seconds to wait for each command")
-    parser.add_argument("--out", type=pathlib.Path, help="folder for summary.json and plot.png (default: POLICY_sim2sim)")
+    parser.add_argument(
+        "--out", type=pathlib.Path, help="folder for summary.json and plot.png (default: POLICY_sim2sim)"
+    )
     parser.add_argument("--in-process", action="store_true",
                         help="start the policy node in this process (quicker start) instead of its own process")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

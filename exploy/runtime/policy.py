@@ -113,7 +113,9 @@ class Policy:
             (f"memory '{c.name}'", index[c.output_name]) for c in self._memories
         ]
         checked = (*self._outputs, *self._memories)
-        self._finite_zeros = np.zeros(sum(c.size for c in checked), dtype=np.float32) if checked else np.zeros(1, np.float32)
+        self._finite_zeros = (
+            np.zeros(sum(c.size for c in checked), dtype=np.float32) if checked else np.zeros(1, np.float32)
+        )
         self.rejected_ticks = 0
         """Ticks not committed because an output or the next memory held NaN or Inf."""
         self.clipped_values = 0
@@ -264,7 +266,9 @@ class Policy:
         """
         lengths = {np.shape(value)[0] if np.ndim(value) else -1 for value in inputs.values()}
         if len(lengths) != 1 or -1 in lengths:
-            raise PolicyRuntimeError(f"run_ticks needs inputs with one common leading tick dimension, got lengths {lengths}")
+            raise PolicyRuntimeError(
+                f"run_ticks needs inputs with one common leading tick dimension, got lengths {lengths}"
+            )
         count = lengths.pop()
         arrays = {name: np.asarray(value) for name, value in inputs.items()}
         if count == 0:

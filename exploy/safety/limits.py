@@ -138,7 +138,9 @@ def load_limits_file(path: str | pathlib.Path) -> JointLimits:
     try:
         size = path.stat().st_size
         if size > MAX_LIMITS_FILE_BYTES:
-            raise SafetyError(f"Limits file {path} is {size} bytes; more than {MAX_LIMITS_FILE_BYTES} is not a limits file")
+            raise SafetyError(
+                f"Limits file {path} is {size} bytes; more than {MAX_LIMITS_FILE_BYTES} is not a limits file"
+            )
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise SafetyError(f"Cannot read limits file {path}: {err}") from err

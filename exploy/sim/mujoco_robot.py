@@ -251,7 +251,11 @@ class MujocoRobot:
         n = len(self.joint_names)
 
         def vec(value, name: str) -> np.ndarray:
-            arr = np.broadcast_to(np.asarray(value, dtype=np.float64), (n,)) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)
+            arr = (
+                np.broadcast_to(np.asarray(value, dtype=np.float64), (n,))
+                if np.ndim(value) == 0
+                else np.asarray(value, dtype=np.float64)
+            )
             if arr.shape != (n,):
                 raise SimError(f"{name} has {arr.size} values for {n} joints")
             if not np.isfinite(arr).all():

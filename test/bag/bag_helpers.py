@@ -53,7 +53,9 @@ class Variant:
         return env
 
     def record(self, bag: pathlib.Path, **kwargs: Any) -> Any:
-        return record(self.fresh_env(), self.actor, self.policy, bag, num_steps=kwargs.pop("num_steps", NUM_STEPS), **kwargs)
+        return record(
+            self.fresh_env(), self.actor, self.policy, bag, num_steps=kwargs.pop("num_steps", NUM_STEPS), **kwargs
+        )
 
 
 def _tutorial_as_written() -> ExportableEnv:

@@ -10,7 +10,11 @@ from policy_node_rig import Reference, Rig, array_msg, export_tutorial, tutorial
 from std_msgs.msg import Float32MultiArray
 from std_srvs.srv import Trigger
 
-INPUT_TOPICS = {"foo": "~/input/foo", "bar_baz_group.bar": "~/input/bar_baz_group/bar", "bar_baz_group.baz": "~/input/bar_baz_group/baz"}
+INPUT_TOPICS = {
+    "foo": "~/input/foo",
+    "bar_baz_group.bar": "~/input/bar_baz_group/bar",
+    "bar_baz_group.baz": "~/input/bar_baz_group/baz",
+}
 
 
 @pytest.fixture(scope="module")
