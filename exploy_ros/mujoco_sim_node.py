@@ -32,7 +32,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import rclpy
@@ -127,7 +127,7 @@ class MujocoSimNode(Node):
         self._clock_pub = self.create_publisher(Clock, "/clock", qos)
         self._step_pub = self.create_publisher(UInt64MultiArray, f"{t.node}/{STEP_TOPIC}", STEP_QOS)
         self._command_sub = self.create_subscription(JointState, t.command, self._on_command, qos)
-        self._wait_set = None  # lockstep fast path: a wait set holding only the command subscription
+        self._wait_set: Any = None  # lockstep fast path: a wait set holding only the command subscription
         self._joint = JointState(name=list(robot.joint_names))
         self._imu = Imu()
         self._imu.header.frame_id = robot.imu_site or ""
@@ -156,7 +156,7 @@ class MujocoSimNode(Node):
             joint_state=pick("joint_state_topic", "joint_state", "joint_states"),
             imu=pick("imu_topic", "imu", "imu" if self.robot.has_imu else None),
             odom=pick("odom_topic", "odom", None), twist=pick("twist_topic", "twist", None),
-            command=command, node=node,
+            command=command, node=node,  # type: ignore[arg-type]  # pick() has a default for the command
         )
 
     # -- messages ---------------------------------------------------------------------------
@@ -212,7 +212,8 @@ class MujocoSimNode(Node):
 
     def _publish_clock(self, tick: int = 0) -> None:
         if self.publish_clock and tick % self.clock_every == 0:
-            self._clock.clock.sec, self._clock.clock.nanosec = divmod(self.sim_time_ns(), NS_PER_S)
+            # self._clock (a rosgraph Clock message) shadows rclpy Node._clock (a ROSClock): rename it
+            self._clock.clock.sec, self._clock.clock.nanosec = divmod(self.sim_time_ns(), NS_PER_S)  # type: ignore[attr-defined]
             self._clock_pub.publish(self._clock)
 
     def _physics(self) -> None:
@@ -241,7 +242,8 @@ class MujocoSimNode(Node):
         if self.mode == "lockstep":
             pubs.append(self._step_pub)
         for pub in pubs:
-            _spin_until(executor, lambda p=pub: p.get_subscription_count() > 0, timeout,
+            # mypy cannot type a lambda whose defaults bind loop values
+            _spin_until(executor, lambda p=pub: p.get_subscription_count() > 0, timeout,  # type: ignore[misc]
                         f"nobody subscribes to {pub.topic_name} after {timeout:g} s: is policy node "
                         f"{self.topics.node} running and active with use_sim_time:=true (same ROS_DOMAIN_ID)?")
         _spin_until(executor, lambda: self.count_publishers(self.topics.command) > 0, timeout,
@@ -273,7 +275,7 @@ class MujocoSimNode(Node):
 
         sub = self._command_sub
         if self._wait_set is None:
-            self._wait_set = _rclpy.WaitSet(1, 0, 0, 0, 0, 0, self.context.handle)
+            self._wait_set = _rclpy.WaitSet(1, 0, 0, 0, 0, 0, self.context.handle)  # type: ignore[arg-type]  # a live node has a context
         deadline = time.monotonic() + timeout
         while True:
             taken = sub.handle.take_message(sub.msg_type, sub.raw)
@@ -348,7 +350,7 @@ class MujocoSimNode(Node):
         from std_srvs.srv import Trigger
 
         target = self.topics.node
-        client = self.create_client(Trigger, f"{target}/reset")
+        client: Any = self.create_client(Trigger, f"{target}/reset")
         try:
             if not client.wait_for_service(timeout_sec=timeout):
                 raise SimError(f"service {target}/reset not available after {timeout:g} s")

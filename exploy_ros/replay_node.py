@@ -24,6 +24,7 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import exploy_ros.ros_required  # noqa: F401  (first: without rclpy, one line instead of a traceback)
 
@@ -89,7 +90,7 @@ class ReplayDriver(Node):
         self._clock_msg = Clock()
         self._step_pub = self.create_publisher(UInt64MultiArray, f"{self.target}/{STEP_TOPIC}", STEP_QOS)
         self._step_msg = UInt64MultiArray()
-        self._inputs = [
+        self._inputs: list[tuple[TopicEncoder, str, Any]] = [
             (
                 TopicEncoder(spec),
                 spec.msg_type,
@@ -110,7 +111,7 @@ class ReplayDriver(Node):
         self.create_subscription(UInt64, f"{self.target}/tick", lambda m: self._ticks.append(m.data), qos)
         self._input_count: int | None = None
         self.create_subscription(UInt64, f"{self.target}/{INPUT_COUNT_TOPIC}", self._on_input_count, INPUT_COUNT_QOS)
-        self._reset = self.create_client(Trigger, f"{self.target}/reset")
+        self._reset: Any = self.create_client(Trigger, f"{self.target}/reset")
 
     def _on_input_count(self, msg: UInt64) -> None:
         self._input_count = msg.data
@@ -131,7 +132,8 @@ class ReplayDriver(Node):
                 raise LiveReplayError(what)
             executor.spin_once(timeout_sec=min(left, 0.05))
 
-    def wait_for_node(self, executor: SingleThreadedExecutor, timeout: float = DISCOVERY_TIMEOUT_S) -> None:
+    # Shadows rclpy Node.wait_for_node(fully_qualified_node_name, timeout) with another signature: rename it.
+    def wait_for_node(self, executor: SingleThreadedExecutor, timeout: float = DISCOVERY_TIMEOUT_S) -> None:  # type: ignore[override]
         """Wait until the policy node's topics and reset service are matched.
 
         Raises:
@@ -143,12 +145,12 @@ class ReplayDriver(Node):
         )
         for _, _, pub in [*self._inputs, (None, None, self._step_pub)]:
             self._spin_until(
-                executor, lambda p=pub: p.get_subscription_count() > 0, timeout,
+                executor, lambda p=pub: p.get_subscription_count() > 0, timeout,  # type: ignore[misc]  # defaults bind loop values
                 f"Nobody subscribes to {pub.topic_name} after {timeout:g} s. {hint}",
             )
         for topic in self._queues:
             self._spin_until(
-                executor, lambda t=topic: self.count_publishers(t) > 0, timeout,
+                executor, lambda t=topic: self.count_publishers(t) > 0, timeout,  # type: ignore[misc]  # defaults bind loop values
                 f"Nobody publishes {topic} after {timeout:g} s. {hint}",
             )
         self._spin_until(
@@ -306,7 +308,7 @@ def replay_live(
     own_init = context is None and not rclpy.ok()
     if own_init:
         rclpy.init()
-    driver = None
+    driver: ReplayDriver | None = None
     executor = SingleThreadedExecutor(context=context) if context is not None else SingleThreadedExecutor()
     try:
         driver = ReplayDriver(
@@ -325,9 +327,9 @@ def replay_live(
         finally:
             restore()
     finally:
-        for other in (driver, *spin_with):
-            if other is not None:
-                executor.remove_node(other)
+        for started in (driver, *spin_with):
+            if started is not None:
+                executor.remove_node(started)
         if driver is not None:
             driver.destroy_node()
         executor.shutdown()

@@ -250,7 +250,8 @@ def record(
                 reset_next = bool(done) or hooks.reset_seen
                 if reset_next:
                     if hasattr(actor, "reset"):
-                        actor.reset(torch.ones(obs.shape[0], dtype=torch.bool))
+                        # reset() of an actor that has one (hasattr above)
+                        actor.reset(torch.ones(obs.shape[0], dtype=torch.bool))  # type: ignore[operator]
                     fresh = [name for name in _nonzero_memory(cm, initial) if name not in warned]
                     if fresh:
                         warned.update(fresh)

@@ -148,7 +148,7 @@ def run_policy_with_stages(
                 outputs[name][tick] = value.reshape(-1)
         if memory is not None:
             values = {OBS: result.obs, ACTIONS: result.actions, **{f"memory.{k}": v for k, v in memory.items()}}
-            for key, value in values.items():
+            for key, value in values.items():  # type: ignore[assignment]  # memory is not None in this branch
                 flat = np.asarray(value, dtype=np.float64).reshape(-1)
                 if key not in stages:
                     stages[key] = np.zeros((n, flat.size))
@@ -187,7 +187,7 @@ def _run_session_with_stages(
             memory, count = dict(initial), 0
         for name, value in batch.items():
             feed[name] = value[tick]
-        feed.update(memory)
+        feed.update(memory)  # type: ignore[arg-type]  # memory components always name their tensors
         step_array[...] = count
         results = run(wanted, feed)
         for target, index in out_slots:
