@@ -1,4 +1,5 @@
 # exploy: the two commands are `make demo` and `make test`. Both create .venv on first use.
+# `make test` runs `make lint` (ruff + mypy) first and stops on any finding.
 # `make test` also creates .venv-jazzy (ROS 2 Jazzy wheels) and runs the ROS tests in it.
 PYTHON ?= python3
 VENV   ?= .venv
@@ -10,7 +11,7 @@ PY_JAZZY    := $(VENV_JAZZY)/bin/python
 STAMP_JAZZY := $(VENV_JAZZY)/.installed
 ROS_TESTS   := test/ros test/bag/test_bag_live.py
 
-.PHONY: venv venv-jazzy test test-kilted test-jazzy demo bench clean
+.PHONY: venv venv-jazzy lint test test-kilted test-jazzy demo bench clean
 
 venv: $(STAMP)
 
@@ -29,7 +30,14 @@ $(STAMP_JAZZY): requirements-dev.txt requirements-jazzy.txt setup.py setup.cfg
 	$(PY_JAZZY) -m pip install --quiet --disable-pip-version-check --no-deps --use-pep517 -e .
 	touch $(STAMP_JAZZY)
 
-test: test-kilted test-jazzy
+# Linter and type checker, zero findings (config and the reason for each choice: pyproject.toml).
+LINT_PATHS := exploy exploy_ros launch bench test setup.py
+
+lint: venv
+	$(PY) -m ruff check $(LINT_PATHS)
+	$(PY) -m mypy
+
+test: lint test-kilted test-jazzy
 
 test-kilted: venv
 	$(PY) -m pytest -q test

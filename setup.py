@@ -46,6 +46,8 @@ setup(
         # The MuJoCo robot and sim-to-sim closed loop (exploy.sim, mujoco_sim_node).
         "sim": ["mujoco==3.11.0"],
         "test": ["pytest", "mcap"],
+        # `make lint`: the linter and the type checker (config in pyproject.toml).
+        "lint": ["ruff", "mypy"],
         # ROS 2 Kilted from PyPI wheels, for policy_node and replay_node without a ROS install
         # (docs/install.md). On a robot ROS comes from apt instead (package.xml).
         "ros": [

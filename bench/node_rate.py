@@ -4,8 +4,8 @@ For every case (a policy file at a sim rate) this prints, in one run:
 
 - ``bare session.run p50 / p99``: the bare call in a tight loop (this process, no ROS);
 - ``bare session.run at rate p50 / p99``: the same call once per tick period, sleeping between
-  calls (this process, no ROS; 6 s per case, a part before each round of designs). This is the floor a node can reach: idle time between calls
-  costs cold caches and CPU wake-ups that a tight loop never pays;
+  calls (this process, no ROS; 6 s per case, a part before each round of designs). This is the
+  floor a node can reach: idle time between calls costs cold caches and CPU wake-ups that a tight loop never pays;
 - per tick design (the node's ``tick_mode`` and friends, each in its own process, run as the
   ``policy_node`` console script runs it, inputs fed at the sim rate by a feeder process that
   speaks every adapter's message type): missed ticks, tick compute p50 / p99 / max (tick start
@@ -56,7 +56,14 @@ DESIGNS: dict[str, dict] = {
     "events+fifo50": {"tick_mode": "events", "realtime_priority": 50},
 }
 """Design label -> node parameters (``--designs`` picks any of them)."""
-TUTORIAL_DESIGNS = ("thread", "executor", "executor+decode_on_tick", "events", "executor+spin_wait_100us", "events+fifo50")
+TUTORIAL_DESIGNS = (
+    "thread",
+    "executor",
+    "executor+decode_on_tick",
+    "events",
+    "executor+spin_wait_100us",
+    "events+fifo50",
+)
 """The tutorial's default comparison (thread+decode_on_tick measured worse than thread: the decode
 moves into the tick and the GIL hand-off stays)."""
 DEFAULT_DESIGN = "events"
@@ -87,9 +94,20 @@ def export_tutorial(path: pathlib.Path) -> int:
 def export_robot(path: pathlib.Path) -> None:
     """Export the example legged robot (MLP) to ``path`` with the ``exploy export`` command."""
     subprocess.run(
-        [sys.executable, "-c", "import sys; from exploy.cli.main import main; sys.exit(main())", "export", "exploy.examples.legged_robot:make_mlp_example",
-         "--out", str(path.parent), "--filename", path.name, "--quiet"],
-        check=True, stdout=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-c",
+            "import sys; from exploy.cli.main import main; sys.exit(main())",
+            "export",
+            "exploy.examples.legged_robot:make_mlp_example",
+            "--out",
+            str(path.parent),
+            "--filename",
+            path.name,
+            "--quiet",
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
     )
 
 
@@ -189,7 +207,11 @@ def run_node(args: argparse.Namespace) -> int:
             executor.spin_once(timeout_sec=0.1)
         size = int(args.rate * (args.duration + 5))
         stats = node.stats
-        stats.tick_time, stats.inference_time, stats.latency = LatencyWindow(size), LatencyWindow(size), LatencyWindow(size)
+        stats.tick_time, stats.inference_time, stats.latency = (
+            LatencyWindow(size),
+            LatencyWindow(size),
+            LatencyWindow(size),
+        )
         inference.clear()
         ticks0, missed0, stale0, waiting0 = stats.ticks, stats.missed, stats.stale, stats.waiting
         cpu0, start = time.process_time(), time.monotonic()
@@ -233,7 +255,10 @@ def merge(runs: list[dict]) -> dict:
     good = [r for r in runs if "error" not in r]
     if not good:
         return runs[0]
-    out = {key: sum(r[key] for r in good) for key in ("elapsed", "ticks", "missed", "stale", "waiting", "rejected", "cpu_s")}
+    out = {
+        key: sum(r[key] for r in good)
+        for key in ("elapsed", "ticks", "missed", "stale", "waiting", "rejected", "cpu_s")
+    }
     out["cpu_pct"] = 100.0 * out["cpu_s"] / out["elapsed"]
     for key in ("tick", "step", "inference", "latency"):
         out[key] = _pcts(np.concatenate([np.asarray(r[key], dtype=float) for r in good]) * 1e-6)
@@ -246,7 +271,11 @@ def _pcts(samples: np.ndarray) -> list[float]:
     """p50, p99, max in ms (NaN when empty)."""
     if samples.size == 0:
         return [float("nan")] * 3
-    return [float(np.percentile(samples, 50)) * 1e3, float(np.percentile(samples, 99)) * 1e3, float(samples.max()) * 1e3]
+    return [
+        float(np.percentile(samples, 50)) * 1e3,
+        float(np.percentile(samples, 99)) * 1e3,
+        float(samples.max()) * 1e3,
+    ]
 
 
 def node_result(args: argparse.Namespace, path: pathlib.Path, rate: float, params: dict) -> dict:
@@ -270,16 +299,21 @@ def _f(values: list[float], n: int = 2) -> str:
     return " / ".join(f"{v:.3f}" for v in values[:n])
 
 
-def report_case(title: str, rate: float, bare: np.ndarray, at_rate: np.ndarray, results: dict[str, dict], seconds: float) -> list[str]:
+def report_case(
+    title: str, rate: float, bare: np.ndarray, at_rate: np.ndarray, results: dict[str, dict], seconds: float
+) -> list[str]:
     """Printed lines of one case: the floor, then one block per design and a markdown table."""
     tight = _pcts(bare)
     floor = _pcts(at_rate)
     lines = [f"\n{title} at {rate:g} Hz ({seconds:g} s per design in interleaved rounds, normal priority)",
              f"  {'bare session.run p50 / p99':<38} {_f(tight)} ms (tight loop)",
              f"  {'bare session.run at rate p50 / p99':<38} {_f(floor)} ms (one call per period: the floor)"]
-    table = ["| design | missed ticks | tick compute p50 / p99 / max (ms) | policy step p50 / p99 (ms) | "
-             "inference p50 / p99 (ms) | inference p50 / floor p50 | tick p99 / floor p99 | latency p50 / p99 (ms) | CPU (% core) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    table = [
+        "| design | missed ticks | tick compute p50 / p99 / max (ms) | policy step p50 / p99 (ms) | "
+        "inference p50 / p99 (ms) | inference p50 / floor p50 | tick p99 / floor p99 | latency p50 / p99 (ms) | "
+        "CPU (% core) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     for design, res in results.items():
         if "error" in res:
             lines.append(f"  [{design}] failed: {res['error']}")
@@ -315,9 +349,15 @@ def main() -> int:
     parser.add_argument("--seconds", "--duration", dest="seconds", type=float, default=16.0,
                         help="seconds of measured ticking per design (default: 16)")
     parser.add_argument("--rate", type=float, help="sim rate in Hz for --policy (default: the file's update_rate)")
-    parser.add_argument("--policy", type=pathlib.Path, help="benchmark this file only (default: tutorial MLP and example robot)")
-    parser.add_argument("--rounds", type=int, default=2, help="split each design's seconds into this many interleaved runs (default: 2)")
-    parser.add_argument("--designs", help=f"comma-separated designs (default: all for the tutorial); from {list(DESIGNS)}")
+    parser.add_argument(
+        "--policy", type=pathlib.Path, help="benchmark this file only (default: tutorial MLP and example robot)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=2, help="split each design's seconds into this many interleaved runs (default: 2)"
+    )
+    parser.add_argument(
+        "--designs", help=f"comma-separated designs (default: all for the tutorial); from {list(DESIGNS)}"
+    )
     parser.add_argument("--domain", type=int, default=100 + os.getpid() % 100, help="ROS_DOMAIN_ID to use")
     parser.add_argument("--run-node", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--params", default="{}", help=argparse.SUPPRESS)
@@ -367,7 +407,11 @@ def main() -> int:
             for k in range(args.rounds):  # designs interleaved: load changes on a shared machine hit them alike
                 floor_runs.append(bare_session_run(path, runs=int(FLOOR_S / args.rounds * rate), rate_hz=rate))
                 for design in designs:
-                    print(f"  {title} at {rate:g} Hz, round {k + 1}/{args.rounds}, design {design} ...", file=sys.stderr, flush=True)
+                    print(
+                        f"  {title} at {rate:g} Hz, round {k + 1}/{args.rounds}, design {design} ...",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     runs[design].append(node_result(args, path, rate, DESIGNS[design]))
             results = {design: merge(r) for design, r in runs.items()}
             at_rate = np.concatenate(floor_runs)

@@ -171,7 +171,9 @@ def main() -> int:
             cases = [(args.policy.name, args.policy, args.rate)]
         else:
             tutorial, robot = pathlib.Path(tmp) / "tutorial.onnx", pathlib.Path(tmp) / "robot.onnx"
-            subprocess.run([sys.executable, str(ROOT / "bench" / "node_rate.py"), "--export", str(tutorial)], check=True)
+            subprocess.run(
+                [sys.executable, str(ROOT / "bench" / "node_rate.py"), "--export", str(tutorial)], check=True
+            )
             subprocess.run(
                 [sys.executable, "-c", "import sys; from exploy.cli.main import main; sys.exit(main())", "export",
                  "exploy.examples.legged_robot:make_mlp_example", "--out", tmp, "--filename", "robot.onnx", "--quiet"],
@@ -180,7 +182,9 @@ def main() -> int:
             cases = [("tutorial MLP", tutorial, 1000.0), ("example legged robot", robot, 200.0)]
         for title, path, rate in cases:
             pinned = f", pinned to CPU {args.cpu}" if args.cpu is not None else ""
-            print(f"\n{title}: one session.run per period at {rate:g} Hz{pinned} (load average {os.getloadavg()[0]:.1f})")
+            print(
+                f"\n{title}: one session.run per period at {rate:g} Hz{pinned} (load average {os.getloadavg()[0]:.1f})"
+            )
             print("\n".join(bench_case(path, rate, seconds=args.seconds, rounds=args.rounds)))
     return 0
 

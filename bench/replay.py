@@ -69,10 +69,14 @@ def live(exported, tmp_path: pathlib.Path, ticks: int) -> None:
     rclpy.init(context=context, domain_id=1 + os.getpid() % 200)
     ns = f"/bench{os.getpid()}"
     params = {"policy_path": str(exported.policy), "use_sim_time": True, "sim_rate_hz": 200.0}
-    node = PolicyNode(namespace=ns, context=context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+    node = PolicyNode(
+        namespace=ns, context=context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()]
+    )
     try:
         start = time.perf_counter()
-        result = replay_live(bag, exported.policy, node=f"{ns}/policy_node", context=context, spin_with=[node], timeout=5.0)
+        result = replay_live(
+            bag, exported.policy, node=f"{ns}/policy_node", context=context, spin_with=[node], timeout=5.0
+        )
         total = time.perf_counter() - start
         assert result.ok, result.first_divergence
         print(

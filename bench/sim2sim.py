@@ -52,7 +52,9 @@ def main() -> int:
         print(f"in-process rollout (torch env + MuJoCo): {rollout:,.0f} ticks/s ({len(traj)} ticks)")
 
         for label, in_process in (("policy_node in its own process", False), ("policy_node in this process", True)):
-            run = run_closed_loop(policy=policy, mjcf=mjcf, seconds=args.seconds, domain_id=domain, in_process=in_process)
+            run = run_closed_loop(
+                policy=policy, mjcf=mjcf, seconds=args.seconds, domain_id=domain, in_process=in_process
+            )
             rep = run.report
             print(f"sim2sim lockstep, {label}: {rep['ticks_per_second']:,.0f} ticks/s "
                   f"({rep['real_time_factor_achieved']:.1f}x real time, {rep['ticks']} ticks)")
@@ -78,7 +80,9 @@ def live_replay(env, actor, policy: pathlib.Path, tmp_path: pathlib.Path, ticks:
     context = Context()
     rclpy.init(context=context, domain_id=domain)
     params = {"policy_path": str(policy), "use_sim_time": True}
-    node = PolicyNode(namespace=ns, context=context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+    node = PolicyNode(
+        namespace=ns, context=context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()]
+    )
     try:
         result = replay_live(bag, policy, node=f"{ns}/policy_node", context=context, spin_with=[node], timeout=5.0)
         if not result.ok:

@@ -124,7 +124,9 @@ def run_demo(out: pathlib.Path, factory: str, steps: int, *, sim_seconds: float 
     verdict = "MATCH: the robot runs exactly what the simulator ran" if code == 0 else "DIVERGED"
     print(f"\nexploy demo: {verdict} ({summary['num_ticks']} sim ticks compared, "
           f"{time.monotonic() - started:.0f} s)")
-    print(f"  policy : {policy}\n  bag    : {bag}\n  plot   : {report / 'plot.png'}\n  report : {report / 'summary.json'}")
+    print(
+        f"  policy : {policy}\n  bag    : {bag}\n  plot   : {report / 'plot.png'}\n  report : {report / 'summary.json'}"
+    )
     if mujoco_robot:
         print(f"  closed loop: {closed / 'summary.json'}, plot {closed / 'plot.png'}")
         if png is not None:
@@ -136,11 +138,15 @@ def run_demo(out: pathlib.Path, factory: str, steps: int, *, sim_seconds: float 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m exploy.demo", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=pathlib.Path, default=pathlib.Path("build/demo"), help="output folder (recreated)")
+    parser.add_argument(
+        "--out", type=pathlib.Path, default=pathlib.Path("build/demo"), help="output folder (recreated)"
+    )
     parser.add_argument("--factory", default=DEFAULT_FACTORY, help="MODULE:FACTORY returning (env, actor)")
     parser.add_argument("--steps", type=int, default=100, help="policy steps to evaluate and record")
     parser.add_argument("--sim-seconds", type=float, default=10.0, help="sim seconds of the closed loop (MuJoCo)")
-    parser.add_argument("--png", type=pathlib.Path, help="also copy the closed-loop plot here (e.g. docs/demo_sim2sim.png)")
+    parser.add_argument(
+        "--png", type=pathlib.Path, help="also copy the closed-loop plot here (e.g. docs/demo_sim2sim.png)"
+    )
     args = parser.parse_args(argv)
     try:
         return run_demo(args.out, args.factory, args.steps, sim_seconds=args.sim_seconds, png=args.png)

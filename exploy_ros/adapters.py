@@ -28,7 +28,7 @@ from exploy.mapping.errors import AdapterError
 from exploy.mapping.topic_map import TopicSpec
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def message_class(msg_type: str) -> type:
     """The rclpy message class of a ROS type string, e.g. ``"sensor_msgs/msg/JointState"``.
 

@@ -32,6 +32,7 @@ import json
 import sys
 import time
 from collections.abc import Callable
+from typing import Any, cast
 
 import numpy as np
 import rclpy
@@ -48,7 +49,7 @@ from exploy.errors import ExployError
 from exploy.sim.errors import SimError
 from exploy.sim.monitor import CommandAges, Trajectory
 from exploy.sim.mujoco_robot import MujocoRobot
-from exploy.sim.wiring import JointCommandDecoder, SimTopics, sim_topics
+from exploy.sim.wiring import CommandMode, JointCommandDecoder, SimTopics, sim_topics
 from exploy_ros.lockstep import STEP_QOS, STEP_TOPIC
 from exploy_ros.mujoco_sim_parameters import PARAMETERS, per_joint
 from exploy_ros.sim_messages import fill_imu, fill_joint_state, fill_odometry
@@ -103,7 +104,8 @@ class MujocoSimNode(Node):
         n = len(robot.joint_names)
         self.kp = per_joint(p["kp"], n, "kp")
         self.kd = per_joint(p["kd"], n, "kd")
-        self.decoder = JointCommandDecoder(robot.joint_names, mode=str(p["command_mode"]))
+        # The decoder checks the value at run time (one-line SimError for anything else).
+        self.decoder = JointCommandDecoder(robot.joint_names, mode=cast(CommandMode, str(p["command_mode"])))
         self.ages = CommandAges(policy_period_s=float(p["policy_period_s"]))
         self.trajectory = Trajectory(n, capacity=4096)
         self.rejected = 0
@@ -125,7 +127,7 @@ class MujocoSimNode(Node):
         self._clock_pub = self.create_publisher(Clock, "/clock", qos)
         self._step_pub = self.create_publisher(UInt64MultiArray, f"{t.node}/{STEP_TOPIC}", STEP_QOS)
         self._command_sub = self.create_subscription(JointState, t.command, self._on_command, qos)
-        self._wait_set = None  # lockstep fast path: a wait set holding only the command subscription
+        self._wait_set: Any = None  # lockstep fast path: a wait set holding only the command subscription
         self._joint = JointState(name=list(robot.joint_names))
         self._imu = Imu()
         self._imu.header.frame_id = robot.imu_site or ""
@@ -154,7 +156,7 @@ class MujocoSimNode(Node):
             joint_state=pick("joint_state_topic", "joint_state", "joint_states"),
             imu=pick("imu_topic", "imu", "imu" if self.robot.has_imu else None),
             odom=pick("odom_topic", "odom", None), twist=pick("twist_topic", "twist", None),
-            command=command, node=node,
+            command=command, node=node,  # type: ignore[arg-type]  # pick() has a default for the command
         )
 
     # -- messages ---------------------------------------------------------------------------
@@ -210,7 +212,8 @@ class MujocoSimNode(Node):
 
     def _publish_clock(self, tick: int = 0) -> None:
         if self.publish_clock and tick % self.clock_every == 0:
-            self._clock.clock.sec, self._clock.clock.nanosec = divmod(self.sim_time_ns(), NS_PER_S)
+            # self._clock (a rosgraph Clock message) shadows rclpy Node._clock (a ROSClock): rename it
+            self._clock.clock.sec, self._clock.clock.nanosec = divmod(self.sim_time_ns(), NS_PER_S)  # type: ignore[attr-defined]
             self._clock_pub.publish(self._clock)
 
     def _physics(self) -> None:
@@ -239,7 +242,8 @@ class MujocoSimNode(Node):
         if self.mode == "lockstep":
             pubs.append(self._step_pub)
         for pub in pubs:
-            _spin_until(executor, lambda p=pub: p.get_subscription_count() > 0, timeout,
+            # mypy cannot type a lambda whose defaults bind loop values
+            _spin_until(executor, lambda p=pub: p.get_subscription_count() > 0, timeout,  # type: ignore[misc]
                         f"nobody subscribes to {pub.topic_name} after {timeout:g} s: is policy node "
                         f"{self.topics.node} running and active with use_sim_time:=true (same ROS_DOMAIN_ID)?")
         _spin_until(executor, lambda: self.count_publishers(self.topics.command) > 0, timeout,
@@ -271,7 +275,7 @@ class MujocoSimNode(Node):
 
         sub = self._command_sub
         if self._wait_set is None:
-            self._wait_set = _rclpy.WaitSet(1, 0, 0, 0, 0, 0, self.context.handle)
+            self._wait_set = _rclpy.WaitSet(1, 0, 0, 0, 0, 0, self.context.handle)  # type: ignore[arg-type]  # a live node has a context
         deadline = time.monotonic() + timeout
         while True:
             taken = sub.handle.take_message(sub.msg_type, sub.raw)
@@ -304,7 +308,7 @@ class MujocoSimNode(Node):
                     )
             else:
                 _spin_until(
-                    executor, lambda: self._received >= expected, self.timeout,
+                    executor, lambda: self._received >= expected, self.timeout,  # noqa: B023 (waited on before the loop moves on)
                     f"policy node {self.topics.node} sent no command on {self.topics.command} for tick {tick} "
                     f"(sim time {now / NS_PER_S:.3f} s) within {self.timeout:g} s: is it active with "
                     "use_sim_time:=true and all its inputs mapped to this simulator's topics?",
@@ -346,7 +350,7 @@ class MujocoSimNode(Node):
         from std_srvs.srv import Trigger
 
         target = self.topics.node
-        client = self.create_client(Trigger, f"{target}/reset")
+        client: Any = self.create_client(Trigger, f"{target}/reset")
         try:
             if not client.wait_for_service(timeout_sec=timeout):
                 raise SimError(f"service {target}/reset not available after {timeout:g} s")

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from exploy.mapping.errors import AdapterError
 from exploy.mapping.encoders import message_order
+from exploy.mapping.errors import AdapterError
 from exploy.mapping.fields import FLOAT32_MULTI_ARRAY, FLOAT64_MULTI_ARRAY, JOINT_STATE, JOINT_TRAJECTORY
 from exploy.mapping.topic_map import TopicSpec
 from exploy_ros.adapters import RosMessageEncoder

@@ -16,8 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rclpy.node import Node
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor, ParameterType
+from rclpy.node import Node
 from rclpy.parameter import Parameter
 
 from exploy.errors import ExployError
@@ -155,7 +155,9 @@ def descriptor(info: ParameterInfo) -> ParameterDescriptor:
     if info.type == ParameterType.PARAMETER_DOUBLE:
         desc.dynamic_typing = True  # so an integer override is accepted; stored as a double below
         if info.limits is not None:
-            desc.floating_point_range = [FloatingPointRange(from_value=float(info.limits[0]), to_value=float(info.limits[1]))]
+            desc.floating_point_range = [
+                FloatingPointRange(from_value=float(info.limits[0]), to_value=float(info.limits[1]))
+            ]
     else:
         desc.type = info.type
         if info.limits is not None and info.type == ParameterType.PARAMETER_INTEGER:

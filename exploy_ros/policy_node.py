@@ -47,7 +47,9 @@ import traceback
 import warnings
 
 import exploy_ros.ros_required  # noqa: F401  (first: without rclpy, one line instead of a traceback)
+
 import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -55,7 +57,6 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock as ClockMsg
 from std_msgs.msg import Float32MultiArray, UInt64, UInt64MultiArray
 from std_srvs.srv import Trigger
-from diagnostic_msgs.msg import DiagnosticArray
 
 from exploy.mapping import build_topic_map, load_mapping_file
 from exploy.mapping.errors import AdapterError
@@ -63,7 +64,7 @@ from exploy.mapping.topic_map import TopicMap
 from exploy.runtime.errors import PolicyRuntimeError
 from exploy.runtime.policy import Policy
 from exploy.runtime.providers import ExecutionProviderWarning
-from exploy.safety import REJECTED_TICK, RecentCounts, SafetyError, Supervisor, Transition
+from exploy.safety import REJECTED_TICK, RecentCounts, Supervisor, Transition
 from exploy_ros.adapters import message_class
 from exploy_ros.diagnostics import TickStats, build_status
 from exploy_ros.inputs import InputStore
@@ -422,7 +423,8 @@ class PolicyNode(LifecycleNode):
         """``~/step``: move the clock once this step's inputs are in (see :data:`STEP_TOPIC`)."""
         if len(msg.data) != 2:
             self._log_output_problem(
-                self._clock_ns(), f"Ignored a ~/{STEP_TOPIC} message with {len(msg.data)} values: send [sim_time_ns, inputs]"
+                self._clock_ns(),
+                f"Ignored a ~/{STEP_TOPIC} message with {len(msg.data)} values: send [sim_time_ns, inputs]",
             )
             return
         self._stepped = True
@@ -481,7 +483,10 @@ class PolicyNode(LifecycleNode):
             return response
         with self._lock:
             self.policy.reset()
-        response.success, response.message = True, f"memory restored to its initial value, step counter {self.policy.first_step}"
+        response.success, response.message = (
+            True,
+            f"memory restored to its initial value, step counter {self.policy.first_step}",
+        )
         self.get_logger().info("Reset: " + response.message)
         return response
 

@@ -24,8 +24,10 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import exploy_ros.ros_required  # noqa: F401  (first: without rclpy, one line instead of a traceback)
+
 import numpy as np
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
@@ -88,8 +90,12 @@ class ReplayDriver(Node):
         self._clock_msg = Clock()
         self._step_pub = self.create_publisher(UInt64MultiArray, f"{self.target}/{STEP_TOPIC}", STEP_QOS)
         self._step_msg = UInt64MultiArray()
-        self._inputs = [
-            (TopicEncoder(spec), spec.msg_type, self.create_publisher(message_class(spec.msg_type), self.resolve(spec.topic), qos))
+        self._inputs: list[tuple[TopicEncoder, str, Any]] = [
+            (
+                TopicEncoder(spec),
+                spec.msg_type,
+                self.create_publisher(message_class(spec.msg_type), self.resolve(spec.topic), qos),
+            )
             for spec in topic_map.inputs
         ]
         self._queues: dict[str, deque] = {}
@@ -98,7 +104,9 @@ class ReplayDriver(Node):
             topic = self.resolve(spec.topic)
             self._queues[topic] = deque()
             self._decoders[topic] = TopicDecoder(spec)
-            self.create_subscription(message_class(spec.msg_type), topic, lambda m, q=self._queues[topic]: q.append(m), qos)
+            self.create_subscription(
+                message_class(spec.msg_type), topic, lambda m, q=self._queues[topic]: q.append(m), qos
+            )
         self._ticks: deque = deque()
         # spin_once takes one callback: at most this many zero-timeout spins before each step take
         # the messages already waiting from an extra tick (its outputs and its ~/tick)
@@ -106,7 +114,7 @@ class ReplayDriver(Node):
         self.create_subscription(UInt64, f"{self.target}/tick", lambda m: self._ticks.append(m.data), qos)
         self._input_count: int | None = None
         self.create_subscription(UInt64, f"{self.target}/{INPUT_COUNT_TOPIC}", self._on_input_count, INPUT_COUNT_QOS)
-        self._reset = self.create_client(Trigger, f"{self.target}/reset")
+        self._reset: Any = self.create_client(Trigger, f"{self.target}/reset")
 
     def _on_input_count(self, msg: UInt64) -> None:
         self._input_count = msg.data
@@ -117,7 +125,9 @@ class ReplayDriver(Node):
 
     # -- waiting ----------------------------------------------------------------------------
 
-    def _spin_until(self, executor: SingleThreadedExecutor, done: Callable[[], bool], timeout: float, what: str) -> None:
+    def _spin_until(
+        self, executor: SingleThreadedExecutor, done: Callable[[], bool], timeout: float, what: str
+    ) -> None:
         deadline = time.monotonic() + timeout
         while not done():
             left = deadline - time.monotonic()
@@ -125,7 +135,8 @@ class ReplayDriver(Node):
                 raise LiveReplayError(what)
             executor.spin_once(timeout_sec=min(left, 0.05))
 
-    def wait_for_node(self, executor: SingleThreadedExecutor, timeout: float = DISCOVERY_TIMEOUT_S) -> None:
+    # Shadows rclpy Node.wait_for_node(fully_qualified_node_name, timeout) with another signature: rename it.
+    def wait_for_node(self, executor: SingleThreadedExecutor, timeout: float = DISCOVERY_TIMEOUT_S) -> None:  # type: ignore[override]
         """Wait until the policy node's topics and reset service are matched.
 
         Raises:
@@ -137,12 +148,12 @@ class ReplayDriver(Node):
         )
         for _, _, pub in [*self._inputs, (None, None, self._step_pub)]:
             self._spin_until(
-                executor, lambda p=pub: p.get_subscription_count() > 0, timeout,
+                executor, lambda p=pub: p.get_subscription_count() > 0, timeout,  # type: ignore[misc]  # defaults bind loop values
                 f"Nobody subscribes to {pub.topic_name} after {timeout:g} s. {hint}",
             )
         for topic in self._queues:
             self._spin_until(
-                executor, lambda t=topic: self.count_publishers(t) > 0, timeout,
+                executor, lambda t=topic: self.count_publishers(t) > 0, timeout,  # type: ignore[misc]  # defaults bind loop values
                 f"Nobody publishes {topic} after {timeout:g} s. {hint}",
             )
         self._spin_until(
@@ -159,7 +170,9 @@ class ReplayDriver(Node):
     def reset_node(self, executor: SingleThreadedExecutor) -> None:
         """Call the node's ``~/reset`` and wait for its answer."""
         future = self._reset.call_async(Trigger.Request())
-        self._spin_until(executor, future.done, self.timeout, f"{self.target}/reset did not answer within {self.timeout:g} s")
+        self._spin_until(
+            executor, future.done, self.timeout, f"{self.target}/reset did not answer within {self.timeout:g} s"
+        )
         response = future.result()
         if response is None or not response.success:
             raise LiveReplayError(f"{self.target}/reset failed: {getattr(response, 'message', 'no response')}")
@@ -206,12 +219,15 @@ class ReplayDriver(Node):
                     executor,
                     lambda: bool(self._ticks) and all(self._queues.values()),
                     self.timeout,
-                    f"Policy node {self.target} produced no outputs for tick {tick} (sim time {stamp / NS_PER_S:.6f} s) "
+                    f"Policy node {self.target} produced no outputs for tick {tick} "
+                    f"(sim time {stamp / NS_PER_S:.6f} s) "
                     f"within {self.timeout:g} s; got tick messages {list(self._ticks)}. Is it ticking from /clock "
                     f"(use_sim_time:=true) at {NS_PER_S / meta.dt_ns:g} Hz with all inputs fresh?",
                 )
             except LiveReplayError as err:
-                rate = tick_rate_problem([*counts, len(self._ticks)], dt_ns=meta.dt_ns, file_rate_hz=self.file_rate, node=self.target)
+                rate = tick_rate_problem(
+                    [*counts, len(self._ticks)], dt_ns=meta.dt_ns, file_rate_hz=self.file_rate, node=self.target
+                )
                 raise LiveReplayError(f"{err} Probably a {rate[1]}" if rate else str(err)) from err
             counts.append(1)
             if tick % CLOCK_EVERY == 0:  # for other nodes; after the tick ran, so it cannot trigger one
@@ -236,7 +252,9 @@ class ReplayDriver(Node):
             first_late=timing[0].tick if timing else None,
         )
         if rate is not None:
-            timing.insert(0, Divergence(rate[0], None, None, 1.0, float(counts[rate[0]]), abs(counts[rate[0]] - 1.0), rate[1]))
+            timing.insert(
+                0, Divergence(rate[0], None, None, 1.0, float(counts[rate[0]]), abs(counts[rate[0]] - 1.0), rate[1])
+            )
         return outputs, timing
 
     def _take_waiting(self, executor: SingleThreadedExecutor) -> None:
@@ -302,10 +320,12 @@ def replay_live(
     own_init = context is None and not rclpy.ok()
     if own_init:
         rclpy.init()
-    driver = None
+    driver: ReplayDriver | None = None
     executor = SingleThreadedExecutor(context=context) if context is not None else SingleThreadedExecutor()
     try:
-        driver = ReplayDriver(recording=recording, topic_map=topic_map, target=node or meta.node, timeout=timeout, context=context)
+        driver = ReplayDriver(
+            recording=recording, topic_map=topic_map, target=node or meta.node, timeout=timeout, context=context
+        )
         driver.file_rate = policy_meta.update_rate
         for other in (driver, *spin_with):
             executor.add_node(other)
@@ -319,9 +339,9 @@ def replay_live(
         finally:
             restore()
     finally:
-        for other in (driver, *spin_with):
-            if other is not None:
-                executor.remove_node(other)
+        for started in (driver, *spin_with):
+            if started is not None:
+                executor.remove_node(started)
         if driver is not None:
             driver.destroy_node()
         executor.shutdown()
@@ -332,7 +352,9 @@ def replay_live(
         atol=atol, rtol=rtol, warnings=warnings, seconds=seconds,
     )
     if timing:
-        result.warnings.append(f"{len(timing)} tick(s) ran with an unexpected step count (first: tick {timing[0].tick})")
+        result.warnings.append(
+            f"{len(timing)} tick(s) ran with an unexpected step count (first: tick {timing[0].tick})"
+        )
         if result.first_divergence is None or timing[0].tick <= result.first_divergence.tick:
             result.first_divergence = timing[0]
     return result

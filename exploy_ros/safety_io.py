@@ -83,7 +83,9 @@ SAFETY_PARAMETERS: dict[str, _Param] = {
 def declare_safety_parameters(node: Any) -> None:
     """Declare the safety parameters on ``node`` (dynamic typing: ints pass for doubles, lists for gains)."""
     for name, info in SAFETY_PARAMETERS.items():
-        node.declare_parameter(name, info.default, ParameterDescriptor(description=info.description, dynamic_typing=True))
+        node.declare_parameter(
+            name, info.default, ParameterDescriptor(description=info.description, dynamic_typing=True)
+        )
 
 
 def _seconds(name: str, raw: Any) -> float:
@@ -139,7 +141,7 @@ def build_supervisor(
     """
     config, limits_path = read_safety_config(node)
     limits = load_limits_file(limits_path) if limits_path is not None else None
-    layout = joint_layout(policy.meta, topic_map, limits=limits)
+    layout = joint_layout(policy.meta, topic_map=topic_map, limits=limits)
     if layout.unused_limits:
         node.get_logger().warning(
             f"limits_file names joints no output commands (typo?): {', '.join(layout.unused_limits[:20])}"
@@ -276,8 +278,12 @@ def disable_soft_start(node: Any, executor: Any, target: str, *, timeout: float)
         previous = got.values[0] if got is not None and got.values else None
         if previous is None or previous.type not in (ParameterType.PARAMETER_DOUBLE, ParameterType.PARAMETER_INTEGER):
             return f"{target} has no '{SOFT_START_PARAM}' parameter: no soft start to disable", lambda: None
-        was = previous.double_value if previous.type == ParameterType.PARAMETER_DOUBLE else float(previous.integer_value)
-        zero = ParameterMsg(name=SOFT_START_PARAM, value=ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=0.0))
+        was = (
+            previous.double_value if previous.type == ParameterType.PARAMETER_DOUBLE else float(previous.integer_value)
+        )
+        zero = ParameterMsg(
+            name=SOFT_START_PARAM, value=ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=0.0)
+        )
         done = call(setter, SetParameters.Request(parameters=[zero]))
         if done is None or not done.results or not done.results[0].successful:
             reason = done.results[0].reason if done is not None and done.results else "no answer"
@@ -289,7 +295,9 @@ def disable_soft_start(node: Any, executor: Any, target: str, *, timeout: float)
     node.destroy_client(getter)
 
     def restore() -> None:
-        back = ParameterMsg(name=SOFT_START_PARAM, value=ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=was))
+        back = ParameterMsg(
+            name=SOFT_START_PARAM, value=ParameterValue(type=ParameterType.PARAMETER_DOUBLE, double_value=was)
+        )
         try:
             call(setter, SetParameters.Request(parameters=[back]))
         finally:
@@ -297,4 +305,7 @@ def disable_soft_start(node: Any, executor: Any, target: str, *, timeout: float)
 
     if was == 0.0:
         return f"soft start of {target} already off (soft_start_s 0)", restore
-    return f"soft start of {target} disabled for an exact replay (soft_start_s {was:g} -> 0, restored afterwards)", restore
+    return (
+        f"soft start of {target} disabled for an exact replay (soft_start_s {was:g} -> 0, restored afterwards)",
+        restore,
+    )

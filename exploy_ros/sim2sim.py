@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
@@ -64,7 +65,7 @@ def run_closed_loop(
     policy: pathlib.Path,
     mjcf: pathlib.Path,
     seconds: float,
-    mode: str = "lockstep",
+    mode: Literal["lockstep", "realtime"] = "lockstep",
     real_time_factor: float = 1.0,
     node: str | None = None,
     timeout: float = 2.0,
@@ -120,7 +121,12 @@ def run_closed_loop(
         env = dict(os.environ)
         if domain_id is not None:
             env["ROS_DOMAIN_ID"] = str(domain_id)
-        proc = subprocess.Popen(policy_node_command(policy, target, extra=["-p", f"soft_start_s:={float(soft_start_s)}"]), stdout=log, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(
+            policy_node_command(policy, target, extra=["-p", f"soft_start_s:={float(soft_start_s)}"]),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
     context = rclpy.Context()
     if domain_id is None:
         rclpy.init(context=context)
@@ -146,9 +152,11 @@ def run_closed_loop(
             from exploy_ros.policy_node import PolicyNode
 
             policy_node = PolicyNode(
-                target.strip("/").rsplit("/", 1)[-1], context=context,
+                target.strip("/").rsplit("/", 1)[-1],
+                context=context,
                 parameter_overrides=[
-                    Parameter("policy_path", value=str(policy)), Parameter("use_sim_time", value=True),
+                    Parameter("policy_path", value=str(policy)),
+                    Parameter("use_sim_time", value=True),
                     Parameter("soft_start_s", value=float(soft_start_s)),
                 ],
             )

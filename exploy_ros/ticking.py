@@ -38,9 +38,10 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.clock import Clock, ClockType
 from rclpy.executors import Executor, SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.timer import Timer
 
 from exploy_ros.parameters import SettingsError
-from exploy_ros.timing import DeadlineSchedule, NS_PER_S, TickThread, busy_wait_until, parse_cpu_list, pin_this_thread
+from exploy_ros.timing import NS_PER_S, DeadlineSchedule, TickThread, busy_wait_until, parse_cpu_list, pin_this_thread
 
 TickMode = Literal["executor", "events", "thread"]
 TICK_MODES: tuple[str, ...] = ("executor", "events", "thread")
@@ -152,7 +153,7 @@ class ExecutorTicker:
         self.spin_ns = max(0, min(spin_ns, period_ns // 2))
         self.cpus = cpus
         self._tick = tick
-        self._timer = None
+        self._timer: Timer | None = None
         self._schedule: DeadlineSchedule | None = None
 
     @property
@@ -197,11 +198,17 @@ class ExecutorTicker:
 WallTicker = ExecutorTicker | TickThread
 
 
-def make_wall_ticker(node: Node, settings: TickSettings, *, period_ns: int, tick: Callable[[int], None], priority: int) -> WallTicker:
+def make_wall_ticker(
+    node: Node, settings: TickSettings, *, period_ns: int, tick: Callable[[int], None], priority: int
+) -> WallTicker:
     """The wall-clock ticker of ``settings.mode`` (not started)."""
     if settings.mode == "thread":
-        return TickThread(period_ns=period_ns, tick=tick, priority=priority, spin_ns=settings.spin_ns, cpus=settings.cpus)
-    return ExecutorTicker(node, period_ns=period_ns, tick=tick, spin_ns=settings.spin_ns, cpus=settings.cpus, priority=priority)
+        return TickThread(
+            period_ns=period_ns, tick=tick, priority=priority, spin_ns=settings.spin_ns, cpus=settings.cpus
+        )
+    return ExecutorTicker(
+        node, period_ns=period_ns, tick=tick, spin_ns=settings.spin_ns, cpus=settings.cpus, priority=priority
+    )
 
 
 class RawInbox:
@@ -239,7 +246,9 @@ def build_executor(mode: str, *, context: Any = None, log_warning: Callable[[str
             from rclpy.experimental import EventsExecutor
         except ImportError as err:
             if log_warning is not None:
-                log_warning(f"tick_mode 'events': this rclpy has no EventsExecutor ({err}); spinning a SingleThreadedExecutor")
+                log_warning(
+                    f"tick_mode 'events': this rclpy has no EventsExecutor ({err}); spinning a SingleThreadedExecutor"
+                )
         else:
             return EventsExecutor(context=context)
     return SingleThreadedExecutor(context=context)

@@ -268,7 +268,9 @@ class TickThread:
 
     def _run(self) -> None:
         self._set_priority()
-        schedule = self._schedule = DeadlineSchedule(period_ns=self.period_ns, origin_ns=time.monotonic_ns() - self.period_ns)
+        schedule = self._schedule = DeadlineSchedule(
+            period_ns=self.period_ns, origin_ns=time.monotonic_ns() - self.period_ns
+        )
         self._started.set()
         spin = self.spin_ns
         while not self._stop.is_set():

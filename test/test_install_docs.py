@@ -26,7 +26,9 @@ RC = "__exit_code__"
 def _tested_blocks(text: str) -> list[list[str]]:
     """The command lines of each fenced bash block that follows a ``<!-- tested:`` marker."""
     blocks = re.findall(r"<!-- tested:[^>]*-->\s*```bash\n(.*?)```", text, flags=re.S)
-    return [[line for line in block.splitlines() if line.strip() and not line.lstrip().startswith("#")] for block in blocks]
+    return [
+        [line for line in block.splitlines() if line.strip() and not line.lstrip().startswith("#")] for block in blocks
+    ]
 
 
 def _constraints(path: pathlib.Path) -> pathlib.Path:

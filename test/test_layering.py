@@ -52,7 +52,11 @@ def _offending(files: list[pathlib.Path], forbidden: tuple[str, ...], package: s
 
 RULES = [
     ("runtime", sorted((ROOT / "runtime").rglob("*.py")), ("exploy.exporter", "torch", "rclpy", "exploy_ros")),
-    ("format", sorted((ROOT / "format").rglob("*.py")), ("exploy.runtime", "onnxruntime", "exploy.exporter", "torch", "rclpy")),
+    (
+        "format",
+        sorted((ROOT / "format").rglob("*.py")),
+        ("exploy.runtime", "onnxruntime", "exploy.exporter", "torch", "rclpy"),
+    ),
     ("cli/inspect", [ROOT / "cli" / "inspect.py"], ("onnxruntime", "exploy.runtime", "torch", "rclpy")),
     ("bag/reader", [ROOT / "bag" / "reader.py"], ("exploy.bag.writer",)),
     ("bag/writer", [ROOT / "bag" / "writer.py"], ("exploy.bag.reader",)),
@@ -78,7 +82,8 @@ def test_the_static_check_sees_lazy_relative_imports(tmp_path):
 def _loaded(code: str) -> list[str]:
     probe = (
         f"{code}\nimport sys\n"
-        "print(sorted(m for m in ('torch', 'onnxruntime', 'rclpy', 'exploy.exporter', 'exploy.runtime') if m in sys.modules))"
+        "print(sorted(m for m in ('torch', 'onnxruntime', 'rclpy', 'exploy.exporter', 'exploy.runtime') "
+        "if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
@@ -102,7 +107,10 @@ def test_exploy_inspect_runs_without_onnxruntime(tmp_path):
     policy = export_environment_as_onnx(env=env, actor=actor, path=tmp_path)
     mapping = tmp_path / "map.yaml"
     mapping.write_text("components:\n  obj.robot.joints: {topic: /joint_states}\n")
-    code = f"from exploy.cli.main import main\nassert main(['inspect', {str(policy)!r}, '--mapping', {str(mapping)!r}]) == 0"
+    code = (
+        "from exploy.cli.main import main\n"
+        f"assert main(['inspect', {str(policy)!r}, '--mapping', {str(mapping)!r}]) == 0"
+    )
     assert _loaded(code) == []
 
 

@@ -8,12 +8,15 @@ ticks, then :func:`compare_outputs` checks every tick that carries an expected m
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
 from exploy.bag.reader import Recording
 from exploy.bag.stages import ACTIONS, OBS, Stages
+
+ReplayMode = Literal["offline", "live"]
+"""How the produced outputs were computed: ``offline`` (onnxruntime on the bag) or ``live`` (a running node)."""
 
 DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-4
@@ -121,7 +124,7 @@ class ReplayResult:
         expected_ticks: Per output, True for ticks carrying an expected value (not serialised).
     """
 
-    mode: str
+    mode: ReplayMode
     bag: str
     policy: str
     num_ticks: int
@@ -290,10 +293,19 @@ def compare_stages(
         chan = int(np.argmax(bad))
         exp, act = float(exp_row[chan]), float(act_row[chan])
         reset = tick == 0 or bool(recording.resets[tick])
-        found.append(Divergence(
-            tick, key, chan, exp, act, abs(act - exp),
-            _stage_reason(key, label_of(labels.get(key), key.removeprefix("memory."), chan), act, exp, tick, dec, reset),
-        ))
+        found.append(
+            Divergence(
+                tick,
+                key,
+                chan,
+                exp,
+                act,
+                abs(act - exp),
+                _stage_reason(
+                    key, label_of(labels.get(key), key.removeprefix("memory."), chan), act, exp, tick, dec, reset
+                ),
+            )
+        )
     return results, found
 
 
@@ -301,7 +313,7 @@ def compare_outputs(
     recording: Recording,
     actual: dict[str, np.ndarray],
     *,
-    mode: str,
+    mode: ReplayMode,
     bag: str,
     policy: str,
     atol: float = DEFAULT_ATOL,

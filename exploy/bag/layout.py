@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import MISSING, asdict, dataclass, field, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from exploy.bag.errors import BagError
+
+if TYPE_CHECKING:
+    from rosbags.typesys.store import Typestore
 
 FORMAT_VERSION = 1
 
@@ -44,7 +47,7 @@ SAMPLING_SUBSTEP = "substep"
 SAMPLING_POLICY_STEP = "policy_step"
 
 
-def typestore() -> Any:
+def typestore() -> Typestore:
     """The rosbags typestore exploy bags are written and read with (ROS 2 Kilted)."""
     from rosbags.typesys import Stores, get_typestore
 
@@ -136,7 +139,9 @@ class BagMeta:
             )
         known = {f.name for f in fields(cls)}
         unknown = sorted(str(k) for k in data if k not in known)
-        missing = sorted(f.name for f in fields(cls) if f.name not in data and f.default is MISSING and f.default_factory is MISSING)
+        missing = sorted(
+            f.name for f in fields(cls) if f.name not in data and f.default is MISSING and f.default_factory is MISSING
+        )
         if unknown or missing:
             raise BagError(
                 f"The bag's exploy metadata has unknown field(s) {_short(unknown)} / lacks {_short(missing)}; "
@@ -182,7 +187,11 @@ _FIELD_RULES: tuple[tuple[str, Any, str], ...] = (
     ("dt_ns", lambda v: _is_int(v, 1, 2**62), "an integer number of nanoseconds > 0"),
     ("t0_ns", lambda v: _is_int(v, 0, 2**62), "an integer number of nanoseconds >= 0"),
     ("num_ticks", lambda v: _is_int(v, 0, MAX_TICKS), f"an integer in [0, {MAX_TICKS}]"),
-    ("sampling", lambda v: v in (SAMPLING_SUBSTEP, SAMPLING_POLICY_STEP), f"'{SAMPLING_SUBSTEP}' or '{SAMPLING_POLICY_STEP}'"),
+    (
+        "sampling",
+        lambda v: v in (SAMPLING_SUBSTEP, SAMPLING_POLICY_STEP),
+        f"'{SAMPLING_SUBSTEP}' or '{SAMPLING_POLICY_STEP}'",
+    ),
     ("node", lambda v: isinstance(v, str), "a node name"),
     ("mapping", lambda v: v is None or isinstance(v, dict), "a mapping document or null"),
     ("inputs", _is_str_map, "an object of topic -> message type"),

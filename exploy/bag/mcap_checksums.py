@@ -127,7 +127,7 @@ def seal(path: str | pathlib.Path) -> None:
                     if compression:
                         raise BagError(f"{file}: cannot checksum a {compression!r}-compressed chunk")
                     struct.pack_into("<I", view, crc_at, _crc(view, start, stop))
-                struct.pack_into("<I", view, layout.data_crc_at, _crc(view, 0, layout.data_end))
+                struct.pack_into("<I", view, layout.data_crc_at, _crc(view, 0, layout.data_end))  # type: ignore[arg-type]  # set: _Layout raises otherwise
                 struct.pack_into("<I", view, layout.summary_crc_at, layout.summary_crc(view))
                 mapped.flush()
             finally:
@@ -163,7 +163,7 @@ def _verify(view: memoryview, name: str) -> None:
         if stored and not compression and _crc(view, start, stop) != stored:
             raise layout.error(f"the checksum of the chunk at byte {crc_at - 24 - _RECORD_HEADER} does not match")
     (stored,) = struct.unpack_from("<I", view, layout.data_crc_at)
-    if stored and _crc(view, 0, layout.data_end) != stored:
+    if stored and _crc(view, 0, layout.data_end) != stored:  # type: ignore[arg-type]  # set: _Layout raises otherwise
         raise layout.error("the checksum of its data section does not match")
     (stored,) = struct.unpack_from("<I", view, layout.summary_crc_at)
     if stored and layout.summary_crc(view) != stored:

@@ -6,12 +6,11 @@ import hashlib
 import pathlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from exploy.bag.errors import BagError
-from exploy.bag.mcap_checksums import verify as verify_checksums
 from exploy.bag.layout import (
     CLOCK_TOPIC,
     CLOCK_TYPE,
@@ -23,8 +22,13 @@ from exploy.bag.layout import (
     resolve_topic,
     typestore,
 )
+from exploy.bag.mcap_checksums import verify as verify_checksums
 from exploy.format import PolicyMetadata
 from exploy.mapping import AdapterError, MappingError, TopicDecoder, TopicMap, build_topic_map, parse_mapping
+
+if TYPE_CHECKING:
+    from rosbags.interfaces import Connection
+    from rosbags.rosbag2 import Reader
 
 
 def file_sha256(path: str | pathlib.Path) -> str:
@@ -79,7 +83,7 @@ class Recording:
         return self.meta.num_ticks
 
 
-def _open_reader(path: pathlib.Path) -> Any:
+def _open_reader(path: pathlib.Path) -> Reader:
     from rosbags.rosbag2 import Reader
 
     if not path.exists():
@@ -93,7 +97,9 @@ def _open_reader(path: pathlib.Path) -> Any:
     return reader
 
 
-def _raw_messages(reader: Any, path: pathlib.Path, connections: list[Any]) -> Iterator[tuple[Any, int, bytes]]:
+def _raw_messages(
+    reader: Reader, path: pathlib.Path, connections: list[Connection]
+) -> Iterator[tuple[Connection, int, bytes]]:
     try:
         yield from reader.messages(connections=connections)
     except Exception as err:  # a truncated file fails mid-iteration in the storage plugin
@@ -114,11 +120,12 @@ def read_meta(path: str | pathlib.Path) -> BagMeta:
         reader.close()
 
 
-def _meta_of(reader: Any, path: pathlib.Path) -> BagMeta:
+def _meta_of(reader: Reader, path: pathlib.Path) -> BagMeta:
     conns = [c for c in reader.connections if c.topic == META_TOPIC]
     for conn, _, raw in _raw_messages(reader, path, conns) if conns else ():
         try:
-            text = typestore().deserialize_cdr(raw, conn.msgtype).data
+            decoded: Any = typestore().deserialize_cdr(raw, conn.msgtype)  # rosbags types messages as object
+            text = decoded.data
         except Exception as err:
             raise BagError(f"{path}: the {META_TOPIC} message is corrupt ({err})") from err
         return BagMeta.from_json(text)
@@ -155,7 +162,7 @@ def check_policy(meta: BagMeta, policy_path: str | pathlib.Path, *, allow_mismat
     return [text + " (allowed)"]
 
 
-def _check_topics(reader: Any, path: pathlib.Path, wanted: dict[str, str]) -> dict[str, Any]:
+def _check_topics(reader: Reader, path: pathlib.Path, wanted: dict[str, str]) -> dict[str, Any]:
     found = {c.topic: c for c in reader.connections}
     missing = [t for t in wanted if t not in found]
     if missing:

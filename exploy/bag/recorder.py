@@ -106,7 +106,9 @@ def _sim_dt(meta: PolicyMetadata, env: ExportableEnvironment, sim_dt: float | No
     env_dt = getattr(env, "sim_dt", None)
     if env_dt:
         return float(env_dt), []
-    return DEFAULT_SIM_DT, [f"sim time step unknown (no update_rate in the file, no env.sim_dt); used {DEFAULT_SIM_DT} s"]
+    return DEFAULT_SIM_DT, [
+        f"sim time step unknown (no update_rate in the file, no env.sim_dt); used {DEFAULT_SIM_DT} s"
+    ]
 
 
 @dataclass(frozen=True)
@@ -237,7 +239,10 @@ def record(
                     writer = BagWriter(bag_path, meta=meta, topic_map=tmap, storage=storage)
                     stages = writer.stage_writer([e.name for e in cm.memories()])
                     if not stages.write_policy(policy_path):
-                        warnings.append(f"{policy_path} is too large to embed; a replay against another file will only see the hash differ")
+                        warnings.append(
+                            f"{policy_path} is too large to embed; "
+                            "a replay against another file will only see the hash differ"
+                        )
                 stages.write(base, stage)
                 for tick in range(base, base + decimation):
                     item = hooks.ticks.get(tick, _Tick())
@@ -245,7 +250,8 @@ def record(
                 reset_next = bool(done) or hooks.reset_seen
                 if reset_next:
                     if hasattr(actor, "reset"):
-                        actor.reset(torch.ones(obs.shape[0], dtype=torch.bool))
+                        # reset() of an actor that has one (hasattr above)
+                        actor.reset(torch.ones(obs.shape[0], dtype=torch.bool))  # type: ignore[operator]
                     fresh = [name for name in _nonzero_memory(cm, initial) if name not in warned]
                     if fresh:
                         warned.update(fresh)

@@ -65,7 +65,10 @@ def policy_differences(meta: BagMeta, stages: Stages, policy_path: str | pathlib
     if file_sha256(policy_path) == meta.policy_sha256:
         return []
     if stages.policy_bytes is None:
-        return [f"the bag does not carry '{meta.policy_file}' (recorded by an older exploy or too large): only its hash is known"]
+        return [
+            f"the bag does not carry '{meta.policy_file}' (recorded by an older exploy or too large): "
+            "only its hash is known"
+        ]
     try:
         lines = diff_policies(stages.policy_bytes, policy_path)
     except Exception as err:  # onnx's parser on a damaged embedded copy
@@ -145,7 +148,7 @@ def run_policy_with_stages(
                 outputs[name][tick] = value.reshape(-1)
         if memory is not None:
             values = {OBS: result.obs, ACTIONS: result.actions, **{f"memory.{k}": v for k, v in memory.items()}}
-            for key, value in values.items():
+            for key, value in values.items():  # type: ignore[assignment]  # memory is not None in this branch
                 flat = np.asarray(value, dtype=np.float64).reshape(-1)
                 if key not in stages:
                     stages[key] = np.zeros((n, flat.size))
@@ -164,7 +167,9 @@ def _run_session_with_stages(
     dec = policy.decimation
     policy.reset()
     initial = {spec.input_name: policy.memory[spec.name] for spec in policy.memories}
-    wanted = [names.ACTIONS, names.OBS] + [c.output_name for c in policy.outputs] + [m.output_name for m in policy.memories]
+    wanted = (
+        [names.ACTIONS, names.OBS] + [c.output_name for c in policy.outputs] + [m.output_name for m in policy.memories]
+    )
     out_slots = [(outputs[c.name], 2 + i) for i, c in enumerate(policy.outputs) if c.name in outputs]
     mem_slots = [(m.input_name, 2 + len(policy.outputs) + i) for i, m in enumerate(policy.memories)]
     batch = {
@@ -182,7 +187,7 @@ def _run_session_with_stages(
             memory, count = dict(initial), 0
         for name, value in batch.items():
             feed[name] = value[tick]
-        feed.update(memory)
+        feed.update(memory)  # type: ignore[arg-type]  # memory components always name their tensors
         step_array[...] = count
         results = run(wanted, feed)
         for target, index in out_slots:
@@ -229,15 +234,15 @@ def replay_offline(
         stages = load_stages(bag, recording, policy)
         warnings += policy_differences(recording.meta, stages, policy_path)
     return replay_loaded(
-        policy, recording, stages, bag=bag, atol=atol, rtol=rtol, warnings=warnings, progress=progress
+        policy, recording, stages=stages, bag=bag, atol=atol, rtol=rtol, warnings=warnings, progress=progress
     )
 
 
 def replay_loaded(
     policy: Policy,
     recording: Recording,
-    stages: Stages | None = None,
     *,
+    stages: Stages | None = None,
     bag: str | pathlib.Path,
     atol: float = DEFAULT_ATOL,
     rtol: float = DEFAULT_RTOL,

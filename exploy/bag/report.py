@@ -185,12 +185,16 @@ def write_plot(result: ReplayResult, path: str | pathlib.Path) -> pathlib.Path:
         h, n = ax.get_legend_handles_labels()
         if len(h) > len(handles):
             handles, names = h, n
-    fig.legend(handles, names, loc="upper right", fontsize=8, ncol=len(names), bbox_to_anchor=(0.995, 1 - 0.32 / height))
+    fig.legend(
+        handles, names, loc="upper right", fontsize=8, ncol=len(names), bbox_to_anchor=(0.995, 1 - 0.32 / height)
+    )
     for ax in axes[-1, :]:
         ax.set_xlabel("sim time [s]", fontsize=8)
     verdict = "MATCH" if result.ok else f"DIVERGED (first at tick {result.first_divergence.tick})"  # type: ignore[union-attr]
     outputs = ", ".join(result.outputs)
-    fig.suptitle(f"exploy replay ({result.mode}): {verdict} — {outputs}", fontsize=10, x=0.01, y=1 - 0.08 / height, ha="left")
+    fig.suptitle(
+        f"exploy replay ({result.mode}): {verdict} — {outputs}", fontsize=10, x=0.01, y=1 - 0.08 / height, ha="left"
+    )
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.75 / height))
     fig.savefig(path, dpi=90)
     plt.close(fig)

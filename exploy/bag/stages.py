@@ -134,13 +134,14 @@ def read_stages(path: str | pathlib.Path, num_ticks: int, t0_ns: int, dt_ns: int
             if rem or not 0 <= tick < num_ticks:
                 raise BagError(f"{path}: message on {conn.topic} at {stamp} ns is off the recording's tick grid")
             if conn.topic == POLICY_TOPIC:
-                msg = store.deserialize_cdr(raw, conn.msgtype)
+                msg: Any = store.deserialize_cdr(raw, conn.msgtype)  # rosbags types messages as object
                 stages.policy_bytes = bytes(np.asarray(msg.data, dtype=np.uint8))
                 continue
             key = topics[conn.topic]
             data = _float64_array(raw)
             if data is None:
-                data = np.asarray(store.deserialize_cdr(raw, conn.msgtype).data, dtype=np.float64)
+                decoded: Any = store.deserialize_cdr(raw, conn.msgtype)  # rosbags types messages as object
+                data = np.asarray(decoded.data, dtype=np.float64)
             if key not in stages.values:
                 stages.values[key] = np.zeros((num_ticks, data.size))
                 stages.ticks[key] = np.zeros(num_ticks, dtype=bool)

@@ -5,12 +5,11 @@ from __future__ import annotations
 import pathlib
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
 from exploy.bag.errors import BagError
-from exploy.bag.mcap_checksums import seal
 from exploy.bag.layout import (
     CLOCK_TOPIC,
     CLOCK_TYPE,
@@ -24,11 +23,12 @@ from exploy.bag.layout import (
     resolve_topic,
     typestore,
 )
+from exploy.bag.mcap_checksums import seal
 from exploy.bag.stages import StageWriter
 from exploy.mapping import TopicEncoder, TopicMap, TopicSpec, build_rosbags_message
 
 STORAGES = ("mcap", "sqlite3")
-BAG_VERSION = 9
+BAG_VERSION: Final = 9
 
 
 def _stamp(ns: int) -> tuple[int, int]:
@@ -92,7 +92,9 @@ class BagWriter:
         self._clock = add(CLOCK_TOPIC, CLOCK_TYPE, typestore=self._store)
         self._meta = add(META_TOPIC, META_TYPE, typestore=self._store)
         self._reset = add(RESET_TOPIC, RESET_TYPE, typestore=self._store)
-        self.inputs = [_Topic(self._writer, self._store, s, resolve_topic(s.topic, meta.node)) for s in topic_map.inputs]
+        self.inputs = [
+            _Topic(self._writer, self._store, s, resolve_topic(s.topic, meta.node)) for s in topic_map.inputs
+        ]
         self.expected = [
             _Topic(self._writer, self._store, s, expected_topic(resolve_topic(s.topic, meta.node)))
             for s in topic_map.outputs

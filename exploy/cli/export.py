@@ -11,7 +11,6 @@ from typing import Any
 from exploy.cli.factory import FactoryError, add_factory_arguments, make_env_and_actor, parse_factory_args
 from exploy.cli.main import EXIT_FAILED, EXIT_OK
 
-
 DEFAULT_EVALUATE_STEPS = 20
 """Policy steps of the parity check run after every export unless ``--no-evaluate``."""
 
@@ -35,11 +34,17 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--no-evaluate", action="store_true", help="skip the parity check")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     # mjlab tasks (the `mjlab` extra): exploy.frameworks.mjlab builds the task and its actor.
-    parser.add_argument("--mjlab", metavar="TASK_ID", default=None,
-                        help="export a registered mjlab task instead of MODULE:FACTORY, e.g. Mjlab-Velocity-Flat-Unitree-Go1")
+    parser.add_argument(
+        "--mjlab",
+        metavar="TASK_ID",
+        default=None,
+        help="export a registered mjlab task instead of MODULE:FACTORY, e.g. Mjlab-Velocity-Flat-Unitree-Go1",
+    )
     parser.add_argument("--checkpoint", type=pathlib.Path, default=None,
                         help="with --mjlab: rsl_rl checkpoint of the task (without one: a deterministic random actor)")
-    parser.add_argument("--seed", type=int, default=0, help="with --mjlab: seed of the random actor and of mjlab (default: 0)")
+    parser.add_argument(
+        "--seed", type=int, default=0, help="with --mjlab: seed of the random actor and of mjlab (default: 0)"
+    )
     parser.set_defaults(func=run)
 
 

@@ -21,7 +21,8 @@ def add_parser(subparsers: Any) -> None:
         help="record an environment run into a rosbag2 for replay against the deployed policy",
         description="Call FACTORY from MODULE with the --arg keyword arguments (it returns "
         "(exportable_env, actor), the pair the policy file was exported from), run it for STEPS "
-        "policy steps and record, at sim time, the inputs on the policy node's topics, the expected outputs on /exploy/expected/... and "
+        "policy steps and record, at sim time, the inputs on the policy node's topics, "
+        "the expected outputs on /exploy/expected/... and "
         "/clock. Exit code 0 on success, 2 on bad input.",
     )
     add_factory_arguments(parser)
@@ -30,8 +31,12 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--steps", type=int, default=100, help="policy steps to record (default: 100)")
     parser.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap", help="bag storage (default: mcap)")
     parser.add_argument("--mapping", type=pathlib.Path, help="mapping file the policy node runs with")
-    parser.add_argument("--node", default="/policy_node", help="fully qualified name of the policy node (default: /policy_node)")
-    parser.add_argument("--sim-dt", type=float, help="sim time step in seconds (default: from the file or the environment)")
+    parser.add_argument(
+        "--node", default="/policy_node", help="fully qualified name of the policy node (default: /policy_node)"
+    )
+    parser.add_argument(
+        "--sim-dt", type=float, help="sim time step in seconds (default: from the file or the environment)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 

@@ -22,8 +22,12 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("bag", type=pathlib.Path, help="bag recorded by `exploy record`")
     parser.add_argument("--policy", required=True, type=pathlib.Path, help="the policy file to check")
-    parser.add_argument("--atol", type=float, default=DEFAULT_ATOL, help=f"absolute tolerance (default: {DEFAULT_ATOL:g})")
-    parser.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help=f"relative tolerance (default: {DEFAULT_RTOL:g})")
+    parser.add_argument(
+        "--atol", type=float, default=DEFAULT_ATOL, help=f"absolute tolerance (default: {DEFAULT_ATOL:g})"
+    )
+    parser.add_argument(
+        "--rtol", type=float, default=DEFAULT_RTOL, help=f"relative tolerance (default: {DEFAULT_RTOL:g})"
+    )
     parser.add_argument("--out", type=pathlib.Path, help="folder for summary.json and plot.png (default: BAG_replay)")
     parser.add_argument("--json", type=pathlib.Path, help="JSON summary path (default: OUT/summary.json)")
     parser.add_argument("--plot", type=pathlib.Path, help="PNG plot path (default: OUT/plot.png)")
@@ -35,7 +39,9 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--live", action="store_true", help="drive a running policy_node instead of running the file")
     parser.add_argument("--node", help="live: fully qualified name of the policy node (default: the bag's)")
-    parser.add_argument("--timeout", type=float, default=2.0, help="live: seconds to wait for each tick's outputs (default: 2)")
+    parser.add_argument(
+        "--timeout", type=float, default=2.0, help="live: seconds to wait for each tick's outputs (default: 2)"
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -53,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             from exploy_ros.replay_node import replay_live
         except ImportError as err:
-            raise BagError(f"--live needs ROS 2 (rclpy) in this Python ({err}); source a ROS install or drop --live") from err
+            raise BagError(
+                f"--live needs ROS 2 (rclpy) in this Python ({err}); source a ROS install or drop --live"
+            ) from err
 
         result = replay_live(
             args.bag, args.policy, node=args.node, atol=args.atol, rtol=args.rtol, timeout=args.timeout,
@@ -67,7 +75,11 @@ def run(args: argparse.Namespace) -> int:
             allow_policy_mismatch=args.allow_policy_mismatch, progress=not args.quiet,
         )
     summary, plot = write_reports(
-        result, args.out or default_report_dir(args.bag), json_path=args.json, plot_path=args.plot, plot=not args.no_plot
+        result,
+        args.out or default_report_dir(args.bag),
+        json_path=args.json,
+        plot_path=args.plot,
+        plot=not args.no_plot,
     )
     print(summary_text(result))
     print(f"  summary: {summary}" + ("" if plot is None else f", plot: {plot}"))

@@ -36,8 +36,13 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--policy", required=True, type=pathlib.Path, help="the exported policy file")
     parser.add_argument("--mjcf", type=pathlib.Path, help="MuJoCo model (default: the factory environment's)")
     parser.add_argument("--seconds", type=float, default=10.0, help="sim seconds to run (default: 10)")
-    parser.add_argument("--soft-start", type=float, default=0.0, metavar="S",
-                        help="soft_start_s of a policy node started here (default: 0, none: the closed loop can equal the rollout)")
+    parser.add_argument(
+        "--soft-start",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="soft_start_s of a policy node started here (default: 0, none: the closed loop can equal the rollout)",
+    )
     parser.add_argument("--mode", choices=("lockstep", "realtime"), default="lockstep",
                         help="lockstep (deterministic, as fast as possible) or realtime (free-running)")
     parser.add_argument("--rtf", type=float, default=1.0, help="realtime: real-time factor (default: 1)")
@@ -48,7 +53,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--atol", type=float, default=1e-4, help="absolute tolerance of the comparison (default: 1e-4)")
     parser.add_argument("--rtol", type=float, default=1e-4, help="relative tolerance of the comparison (default: 1e-4)")
     parser.add_argument("--timeout", type=float, default=2.0, help="lockstep: seconds to wait for each command")
-    parser.add_argument("--out", type=pathlib.Path, help="folder for summary.json and plot.png (default: POLICY_sim2sim)")
+    parser.add_argument(
+        "--out", type=pathlib.Path, help="folder for summary.json and plot.png (default: POLICY_sim2sim)"
+    )
     parser.add_argument("--in-process", action="store_true",
                         help="start the policy node in this process (quicker start) instead of its own process")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")

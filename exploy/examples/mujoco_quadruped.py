@@ -25,12 +25,12 @@ from dataclasses import dataclass
 import torch
 
 from exploy.examples.legged_robot import LstmActor, MlpActor, _seeded
+from exploy.examples.mujoco_quadruped_model import EFFORT_LIMITS, quadruped_mjcf, stance, write_mjcf
 from exploy.examples.quadruped_sim import JOINT_NAMES, NUM_JOINTS, quat_rotate_inverse
 from exploy.exporter.core.actor import add_actor_memory
 from exploy.exporter.core.context_manager import Group, Input, Memory, Output
 from exploy.exporter.core.exportable_environment import ExportableEnvironment
 from exploy.runtime.policy import INITIAL_VALUE_KEY
-from exploy.examples.mujoco_quadruped_model import EFFORT_LIMITS, quadruped_mjcf, stance, write_mjcf
 from exploy.sim.mujoco_robot import MujocoRobot
 from exploy.sim.state import TensorMirror
 
@@ -312,7 +312,7 @@ def make_mlp_example(seed: int = 0) -> tuple[MujocoQuadrupedEnv, MlpActor]:
     env = MujocoQuadrupedEnv()
     num_obs = env.empty_actor_observations().shape[-1]
     actor = _seeded(seed, lambda: MlpActor(num_obs, NUM_JOINTS)).eval()
-    _quiet_output(actor, actor.net[-1], OUTPUT_GAIN)
+    _quiet_output(actor, actor.net[-1], OUTPUT_GAIN)  # type: ignore[arg-type]  # the MLP's last layer is a Linear
     return env, actor
 
 
@@ -321,7 +321,7 @@ def make_lstm_example(seed: int = 0) -> tuple[MujocoQuadrupedEnv, LstmActor]:
     env = MujocoQuadrupedEnv()
     num_obs = env.empty_actor_observations().shape[-1]
     actor = _seeded(seed, lambda: LstmActor(num_obs, NUM_JOINTS)).eval()
-    _quiet_output(actor, actor.head.net[-1], OUTPUT_GAIN)
+    _quiet_output(actor, actor.head.net[-1], OUTPUT_GAIN)  # type: ignore[arg-type]  # the MLP's last layer is a Linear
     with torch.no_grad():
         actor(env.empty_actor_observations())
     add_actor_memory(context_manager=env.context_manager(), get_hidden_states_func=actor.get_state)

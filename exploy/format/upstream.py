@@ -100,7 +100,8 @@ def _base_names(raw: str | None) -> tuple[dict[str, str], Finding | None]:
 
 def _matchers(name: str, base_names: dict[str, str]) -> list[tuple[str, str | None]]:
     """(matcher, group key) of every upstream pattern that claims tensor ``name``."""
-    hits = [(m, re.match(g, name).group(0) if g else None) for m, p, g in PATTERNS if re.fullmatch(p, name)]
+    # Each group pattern g is a prefix of its full pattern p: when p matches, g matches too.
+    hits = [(m, re.match(g, name).group(0) if g else None) for m, p, g in PATTERNS if re.fullmatch(p, name)]  # type: ignore[union-attr]
     bases = {f"obj.{art}.{base}.{fld}" for art, base in base_names.items() for fld in _BODY_FIELDS}
     if name in bases:
         hits.append(("base", None))

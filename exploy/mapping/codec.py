@@ -108,13 +108,17 @@ class TopicEncoder:
                 raise AdapterError(f"No value given for output '{bnd.component}' of topic '{self.spec.topic}'")
             arr = np.array(values[bnd.component], dtype=np.float64).reshape(-1)
             if arr.size != bnd.size:
-                raise AdapterError(f"'{bnd.component}': got {arr.size} values, expected {bnd.size} (shape {list(bnd.shape)})")
+                raise AdapterError(
+                    f"'{bnd.component}': got {arr.size} values, expected {bnd.size} (shape {list(bnd.shape)})"
+                )
             if check_finite:
                 ok = np.abs(arr) <= _FLOAT32_MAX if self._float32 else np.isfinite(arr)
                 if not ok.all():
                     bad = np.flatnonzero(~ok)
                     shown = ", ".join(f"[{i}]={arr[i]:.6g}" for i in bad[:6])
-                    raise AdapterError(f"'{bnd.component}': output contains NaN or Inf: {shown} ({bad.size} of {arr.size})")
+                    raise AdapterError(
+                        f"'{bnd.component}': output contains NaN or Inf: {shown} ({bad.size} of {arr.size})"
+                    )
             out[bnd.field] = arr
         return out
 

@@ -125,7 +125,9 @@ def _parse_override(key: str, entry: Any, where: str) -> ComponentOverride:
         raise MappingError(f"{what}.adapter: unknown adapter {excerpt(adapter)}. Known adapters: {list(ADAPTERS)}")
     fld = entry.get("field")
     if fld is not None:
-        allowed = list(ADAPTERS[adapter].fields) if adapter else sorted({f for a in ADAPTERS.values() for f in a.fields})
+        allowed = (
+            list(ADAPTERS[adapter].fields) if adapter else sorted({f for a in ADAPTERS.values() for f in a.fields})
+        )
         if fld not in allowed:
             scope = f"adapter '{adapter}'" if adapter else "any adapter"
             raise MappingError(f"{what}.field: unknown field {excerpt(fld)} for {scope}. Known fields: {allowed}")
@@ -171,7 +173,9 @@ def parse_mapping(data: Any, *, source: str | None = None) -> MappingConfig:
         raise MappingError(f"{where}: unknown top-level key(s) {excerpt(unknown)}. Allowed keys: {list(_TOP_KEYS)}")
     version = data.get("version", FORMAT_VERSION)
     if version != FORMAT_VERSION:
-        raise MappingError(f"{where}: unsupported version {excerpt(version)}; this exploy reads version {FORMAT_VERSION}")
+        raise MappingError(
+            f"{where}: unsupported version {excerpt(version)}; this exploy reads version {FORMAT_VERSION}"
+        )
     prefixes = {
         key: _check_topic(data.get(key, default), f"{where}, {key}")
         for key, default in (("input_prefix", DEFAULT_INPUT_PREFIX), ("output_prefix", DEFAULT_OUTPUT_PREFIX))

@@ -85,7 +85,8 @@ def layout(bnd: FieldBinding, size: int | None = None) -> dict[str, Any]:
 
 
 def _twist(by_field: Mapping[str, np.ndarray]) -> dict[str, Any]:
-    linear, angular = by_field.get("linear"), by_field.get("angular")
+    linear: Any = by_field.get("linear")
+    angular: Any = by_field.get("angular")
     if "se2" in by_field:
         se2 = by_field["se2"]
         linear, angular = (se2[0], se2[1], 0.0), (0.0, 0.0, se2[2])

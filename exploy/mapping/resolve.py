@@ -50,7 +50,7 @@ def resolve(
     direction: Direction = "input" if comp.kind is ComponentKind.INPUT else "output"
     prefix = config.input_prefix if direction == "input" else config.output_prefix
     where = f"{config.where}, components.{comp.name}"
-    default_adapter, default_field, default_topic = default_binding(comp, direction, prefix, meta)
+    default_adapter, default_field, default_topic = default_binding(comp, direction, prefix, meta=meta)
     ovr = _merged_override(comp, meta, config)
     if ovr.enabled is False:
         if direction == "input":
@@ -89,7 +89,8 @@ def resolve(
         names = ovr.names or metadata_names(comp, meta)
         if names is None and adapter != FLOAT64_MULTI_ARRAY:
             raise MappingError(
-                f"Component '{comp.name}' is bound to {info.msg_type.rsplit('/', 1)[-1]} field '{fld}' but has no joint names. "
+                f"Component '{comp.name}' is bound to {info.msg_type.rsplit('/', 1)[-1]} field '{fld}' "
+                "but has no joint names. "
                 f"Export it with metadata 'joint_names' (or 'names') on the component or its group "
                 f"{group_chain(comp, meta) or '(none)'}, or in the {config.where} give it "
                 f"'names: [...]' or 'adapter: {FLOAT32_MULTI_ARRAY}'."

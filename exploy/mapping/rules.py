@@ -211,7 +211,7 @@ def body_binding(comp: ComponentSpec, meta: PolicyMetadata, prefix: str) -> tupl
 
 
 def default_binding(
-    comp: ComponentSpec, direction: Direction, prefix: str, meta: PolicyMetadata | None = None
+    comp: ComponentSpec, direction: Direction, prefix: str, *, meta: PolicyMetadata | None = None
 ) -> tuple[str, str, str]:
     """(adapter, field, topic) the default rules give ``comp`` (``meta``: for body components)."""
     if direction == "input" and meta is not None:

@@ -90,7 +90,9 @@ def _check_config_names(meta: PolicyMetadata, config: MappingConfig) -> None:
     for key, ovr in config.overrides.items():
         comp = comps.get(key)
         if comp is not None and comp.kind is ComponentKind.MEMORY:
-            raise MappingError(f"{config.where}: '{key}' is a memory component, kept inside the runtime; it has no topic. Remove it.")
+            raise MappingError(
+                f"{config.where}: '{key}' is a memory component, kept inside the runtime; it has no topic. Remove it."
+            )
         if comp is not None and comp.kind is ComponentKind.INPUT and key.startswith(RUNTIME_INPUT_PREFIX):
             raise MappingError(f"{config.where}: input '{key}' is fed by the runtime and has no topic. Remove it.")
         if comp is None and key in groups:

@@ -59,7 +59,7 @@ def excerpt(value: Any, limit: int = EXCERPT_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _one_line(text: str, limit: int = 240) -> str:
+def _one_line(text: object, limit: int = 240) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -88,7 +88,8 @@ def _check_events(text: str, *, max_nodes: int, max_depth: int) -> None:
             if depth > max_depth:
                 mark = event.start_mark
                 raise YamlFileError(
-                    f"nests lists/mappings deeper than {max_depth} levels at line {mark.line + 1}, column {mark.column + 1}"
+                    f"nests lists/mappings deeper than {max_depth} levels "
+                    f"at line {mark.line + 1}, column {mark.column + 1}"
                 )
         elif isinstance(event, yaml.CollectionEndEvent):
             depth -= 1
@@ -219,7 +220,9 @@ def _not_yaml(source: str, err: Exception) -> YamlFileError:
     if isinstance(err, yaml.MarkedYAMLError):
         mark = err.problem_mark or err.context_mark
         where = "" if mark is None else f" at line {mark.line + 1}, column {mark.column + 1}"
-        return YamlFileError(f"{source} is not valid YAML{where}: {_one_line(err.problem or err.context or 'parse error')}")
+        return YamlFileError(
+            f"{source} is not valid YAML{where}: {_one_line(err.problem or err.context or 'parse error')}"
+        )
     return YamlFileError(f"{source} is not valid YAML: {_one_line(err)}")
 
 

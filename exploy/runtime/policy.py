@@ -99,7 +99,8 @@ class Policy:
         self._memories = self.meta.memories
         self._check_graph_matches_metadata()
         self._output_names = [names.ACTIONS, names.OBS] + [
-            c.output_name for c in (*self._outputs, *self._memories)
+            # memory/output components always name their tensors
+            c.output_name for c in (*self._outputs, *self._memories)  # type: ignore[misc]
         ]
         self._step_array = np.zeros(  # the file's own shape (() or (1,)) and type (int32/int64)
             self.session.input_shapes[names.STEP_COUNT], dtype=self.session.input_dtypes[names.STEP_COUNT]
@@ -113,7 +114,9 @@ class Policy:
             (f"memory '{c.name}'", index[c.output_name]) for c in self._memories
         ]
         checked = (*self._outputs, *self._memories)
-        self._finite_zeros = np.zeros(sum(c.size for c in checked), dtype=np.float32) if checked else np.zeros(1, np.float32)
+        self._finite_zeros = (
+            np.zeros(sum(c.size for c in checked), dtype=np.float32) if checked else np.zeros(1, np.float32)
+        )
         self.rejected_ticks = 0
         """Ticks not committed because an output or the next memory held NaN or Inf."""
         self.clipped_values = 0
@@ -167,7 +170,8 @@ class Policy:
     @property
     def memory(self) -> dict[str, np.ndarray]:
         """A copy of the current memory, by memory name."""
-        return {spec.name: self._memory[spec.input_name].copy() for spec in self._memories}
+        # memory/output components always name their tensors
+        return {spec.name: self._memory[spec.input_name].copy() for spec in self._memories}  # type: ignore[index]
 
     def is_policy_tick(self, step_count: int | None = None) -> bool:
         """True when tick ``step_count`` (default: the next one) runs the Default path."""
@@ -178,7 +182,8 @@ class Policy:
 
     def reset(self) -> None:
         """Restore the initial memory (file values or zeros) and the step counter (``first_step``)."""
-        self._memory = {name: value.copy() for name, value in self._initial_memory.items()}
+        # memory/output components always name their tensors
+        self._memory = {name: value.copy() for name, value in self._initial_memory.items()}  # type: ignore[misc]
         self.step_count = self.first_step
 
     def step(self, inputs: Mapping[str, np.ndarray], *, validate: bool = True) -> TickResult:
@@ -212,7 +217,8 @@ class Policy:
         rejected = self._non_finite(results)
         if rejected is None:
             for spec in self._memories:
-                self._memory[spec.input_name] = by_name[spec.output_name]
+                # memory/output components always name their tensors
+                self._memory[spec.input_name] = by_name[spec.output_name]  # type: ignore[index]
         else:
             self.rejected_ticks += 1
         result = TickResult(
@@ -264,7 +270,9 @@ class Policy:
         """
         lengths = {np.shape(value)[0] if np.ndim(value) else -1 for value in inputs.values()}
         if len(lengths) != 1 or -1 in lengths:
-            raise PolicyRuntimeError(f"run_ticks needs inputs with one common leading tick dimension, got lengths {lengths}")
+            raise PolicyRuntimeError(
+                f"run_ticks needs inputs with one common leading tick dimension, got lengths {lengths}"
+            )
         count = lengths.pop()
         arrays = {name: np.asarray(value) for name, value in inputs.items()}
         if count == 0:
@@ -304,7 +312,8 @@ class Policy:
             if self._non_finite(results) is not None:
                 self.rejected_ticks += 1
                 continue
-            for name, index in mem_slots:
+            # memory/output components always name their tensors
+            for name, index in mem_slots:  # type: ignore[assignment]
                 self._memory[name] = results[index]
             self.step_count += 1
         return outputs
@@ -339,7 +348,8 @@ class Policy:
         if expected != actual:
             raise PolicyRuntimeError(
                 f"{self.path}: graph inputs {sorted(actual)} do not match the metadata index "
-                f"{sorted(expected)}; the file was edited or is corrupt, re-export it"
+                # memory/output components always name their tensors
+                f"{sorted(expected)}; the file was edited or is corrupt, re-export it"  # type: ignore[type-var]
             )
 
 

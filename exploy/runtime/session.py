@@ -16,7 +16,7 @@ from exploy.format.paths import PolicyPaths
 from exploy.runtime.errors import PolicyRuntimeError
 from exploy.runtime.providers import resolve_providers
 
-_ORT_DTYPES = {
+_ORT_DTYPES: dict[str, np.dtype] = {
     "tensor(float)": np.dtype(np.float32),
     "tensor(double)": np.dtype(np.float64),
     "tensor(int32)": np.dtype(np.int32),

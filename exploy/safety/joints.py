@@ -140,7 +140,7 @@ def _metadata_limits(comp: ComponentSpec, joints: tuple[str, ...], meta: PolicyM
 
 
 def joint_layout(
-    meta: PolicyMetadata, topic_map: TopicMap | None = None, *, limits: JointLimits | None = None
+    meta: PolicyMetadata, *, topic_map: TopicMap | None = None, limits: JointLimits | None = None
 ) -> JointLayout:
     """The joint targets and measurements of the file described by ``meta``.
 

@@ -95,7 +95,8 @@ def limits_from_metadata(joints: Sequence[str], metadata: Mapping[str, Any] | No
                 f"got {size}; re-export with one entry per joint name"
             )
         for name, entry in zip(joints, raw):
-            into[name] = parse(entry, f"Metadata '{key}' of '{owner}', joint '{name}'")
+            # parse and into come in matching pairs (_position/position, _effort/effort).
+            into[name] = parse(entry, f"Metadata '{key}' of '{owner}', joint '{name}'")  # type: ignore[assignment]
     return JointLimits(position, effort)
 
 
@@ -137,7 +138,9 @@ def load_limits_file(path: str | pathlib.Path) -> JointLimits:
     try:
         size = path.stat().st_size
         if size > MAX_LIMITS_FILE_BYTES:
-            raise SafetyError(f"Limits file {path} is {size} bytes; more than {MAX_LIMITS_FILE_BYTES} is not a limits file")
+            raise SafetyError(
+                f"Limits file {path} is {size} bytes; more than {MAX_LIMITS_FILE_BYTES} is not a limits file"
+            )
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise SafetyError(f"Cannot read limits file {path}: {err}") from err

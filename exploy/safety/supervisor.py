@@ -267,7 +267,7 @@ class Supervisor:
             self._begin_soft_start(now_ns, values)
         published: dict[str, np.ndarray]
         if self.state is SafetyState.STARTING:
-            self.alpha = ramp((now_ns - self._start_ns) / NS_PER_S, self._duration())
+            self.alpha = ramp((now_ns - self._start_ns) / NS_PER_S, self._duration())  # type: ignore[operator]  # set when STARTING
             published = {name: value for name, value in outputs.items()}
             for tensor in self.layout.targets:
                 start = self._q_start[tensor.index].reshape(tensor.shape)

@@ -140,7 +140,7 @@ def stability(
         fell=first is not None,
         fall_time_s=None if first is None else float(traj.time[first]),
         joint_limit_hits=int(hits.any(axis=1).sum()),
-        joint_limit_hit_joints=[n for n, hit in zip(joint_names, hits.any(axis=0)) if hit],
+        joint_limit_hit_joints=[n for n, hit in zip(joint_names, hits.any(axis=0)) if hit],  # type: ignore[arg-type]  # 2-D: an array
         tracking_rms=tracking,
     )
 

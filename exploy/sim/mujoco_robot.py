@@ -189,12 +189,12 @@ class MujocoRobot:
     def base_pos(self) -> np.ndarray:
         """Position of the floating base in the world (m)."""
         self._require_base()
-        return self.data.qpos[self._base_qpos : self._base_qpos + 3].copy()
+        return self.data.qpos[self._base_qpos : self._base_qpos + 3].copy()  # type: ignore[operator]  # _require_base()
 
     def base_quat(self) -> np.ndarray:
         """Orientation of the floating base, (w, x, y, z)."""
         self._require_base()
-        return self.data.qpos[self._base_qpos + 3 : self._base_qpos + 7].copy()
+        return self.data.qpos[self._base_qpos + 3 : self._base_qpos + 7].copy()  # type: ignore[operator]  # _require_base()
 
     def base_lin_vel(self) -> np.ndarray:
         """Linear velocity of the base in the world frame (m/s)."""
@@ -251,7 +251,11 @@ class MujocoRobot:
         n = len(self.joint_names)
 
         def vec(value, name: str) -> np.ndarray:
-            arr = np.broadcast_to(np.asarray(value, dtype=np.float64), (n,)) if np.ndim(value) == 0 else np.asarray(value, dtype=np.float64)
+            arr = (
+                np.broadcast_to(np.asarray(value, dtype=np.float64), (n,))
+                if np.ndim(value) == 0
+                else np.asarray(value, dtype=np.float64)
+            )
             if arr.shape != (n,):
                 raise SimError(f"{name} has {arr.size} values for {n} joints")
             if not np.isfinite(arr).all():

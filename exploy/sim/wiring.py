@@ -123,7 +123,9 @@ class JointCommandDecoder:
             missing = [n for n in self.joint_names if n not in index]
             if missing:
                 shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
-                raise SimError(f"the command names no value for joint(s) {shown}; command every simulated joint by name")
+                raise SimError(
+                    f"the command names no value for joint(s) {shown}; command every simulated joint by name"
+                )
             order = np.array([index[n] for n in self.joint_names], dtype=np.intp)
             if len(self._orders) < 16:  # a few name orders at most; bounded memory
                 self._orders[key] = order

@@ -47,14 +47,15 @@ class Variant:
 
     def fresh_env(self) -> ExportableEnv:
         env = self.make_env()
-        if hasattr(self.actor, "get_state"):
-            if self.actor.get_state() is not None:
-                self.actor.reset(torch.ones(1, dtype=torch.bool))
-                add_actor_memory(env.context_manager(), self.actor.get_state)
+        if hasattr(self.actor, "get_state") and self.actor.get_state() is not None:
+            self.actor.reset(torch.ones(1, dtype=torch.bool))
+            add_actor_memory(env.context_manager(), self.actor.get_state)
         return env
 
     def record(self, bag: pathlib.Path, **kwargs: Any) -> Any:
-        return record(self.fresh_env(), self.actor, self.policy, bag, num_steps=kwargs.pop("num_steps", NUM_STEPS), **kwargs)
+        return record(
+            self.fresh_env(), self.actor, self.policy, bag, num_steps=kwargs.pop("num_steps", NUM_STEPS), **kwargs
+        )
 
 
 def _tutorial_as_written() -> ExportableEnv:
@@ -90,10 +91,7 @@ def export_variant(name: str, folder: pathlib.Path, *, seed: int = 0, filename: 
     """
     torch.manual_seed(seed)
     env = _MAKERS[name]()
-    if name == "lstm":
-        actor = add_rnn_actor(env)
-    else:
-        actor = Actor(num_obs=env.env.num_obs, num_act=env.env.num_act).eval()
+    actor = add_rnn_actor(env) if name == "lstm" else Actor(num_obs=env.env.num_obs, num_act=env.env.num_act).eval()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the tutorial as written warns about its unregistered state
         path = export_environment_as_onnx(env=env, actor=actor, path=folder, filename=filename or f"{name}.onnx")

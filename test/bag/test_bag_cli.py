@@ -22,7 +22,11 @@ def test_record_then_replay_from_the_command_line(tmp_path, capsys):
 
 @pytest.mark.parametrize(
     ("factory", "message"),
-    [("no_colon", "expected MODULE:FACTORY"), ("bag_helpers:nothing", "no callable"), ("bag_helpers:read_all", "raised TypeError")],
+    [
+        ("no_colon", "expected MODULE:FACTORY"),
+        ("bag_helpers:nothing", "no callable"),
+        ("bag_helpers:read_all", "raised TypeError"),
+    ],
 )
 def test_record_rejects_bad_factories(tmp_path, capsys, factory, message):
     code = main(["record", factory, "--policy", str(tmp_path / "p.onnx"), "--out", str(tmp_path / "bag"), "--quiet"])
@@ -31,7 +35,17 @@ def test_record_rejects_bad_factories(tmp_path, capsys, factory, message):
 
 
 def test_record_rejects_a_missing_policy_file(tmp_path, capsys):
-    code = main(["record", "bag_helpers:mlp_factory", "--policy", str(tmp_path / "p.onnx"), "--out", str(tmp_path / "bag"), "--quiet"])
+    code = main(
+        [
+            "record",
+            "bag_helpers:mlp_factory",
+            "--policy",
+            str(tmp_path / "p.onnx"),
+            "--out",
+            str(tmp_path / "bag"),
+            "--quiet",
+        ]
+    )
     assert code == 2
     assert "Policy file not found" in capsys.readouterr().err
 

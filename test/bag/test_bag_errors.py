@@ -53,7 +53,10 @@ def test_corrupt_bag(recorded, tmp_path, capsys):
 
 def test_missing_bag_and_not_a_bag(recorded, tmp_path, capsys):
     exported, _ = recorded
-    assert _replay(tmp_path / "nope", exported.policy, capsys) == (2, f"exploy replay: Bag not found: {tmp_path / 'nope'}\n")
+    assert _replay(tmp_path / "nope", exported.policy, capsys) == (
+        2,
+        f"exploy replay: Bag not found: {tmp_path / 'nope'}\n",
+    )
     (tmp_path / "empty").mkdir()
     code, err = _replay(tmp_path / "empty", exported.policy, capsys)
     assert code == 2 and "not a readable rosbag2 bag" in err
@@ -76,7 +79,10 @@ def test_wrong_message_type(recorded, tmp_path, capsys):
 
     code, err = _replay(rewrite_bag(bag, tmp_path / "retyped", retype), exported.policy, capsys)
     assert code == 2
-    assert "topic /policy_node/input/foo has message type std_msgs/msg/String, expected std_msgs/msg/Float32MultiArray" in err
+    assert (
+        "topic /policy_node/input/foo has message type std_msgs/msg/String, expected std_msgs/msg/Float32MultiArray"
+        in err
+    )
 
 
 def test_message_that_does_not_fit_the_policy(recorded, tmp_path):
@@ -116,7 +122,9 @@ def test_bag_not_written_by_exploy(recorded, tmp_path, capsys):
     exported, _ = recorded
     with Writer(tmp_path / "plain", version=9, storage_plugin=StoragePlugin.MCAP) as writer:
         conn = writer.add_connection("/chatter", "std_msgs/msg/String", typestore=STORE)
-        writer.write(conn, 1, bytes(STORE.serialize_cdr(STORE.types["std_msgs/msg/String"](data="hi"), "std_msgs/msg/String")))
+        writer.write(
+            conn, 1, bytes(STORE.serialize_cdr(STORE.types["std_msgs/msg/String"](data="hi"), "std_msgs/msg/String"))
+        )
     code, err = _replay(tmp_path / "plain", exported.policy, capsys)
     assert code == 2
     assert "not an exploy bag" in err

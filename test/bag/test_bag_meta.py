@@ -69,7 +69,12 @@ def test_replay_states_its_tolerance_rule(tmp_path, capsys):
     exported = export_variant("mlp", tmp_path / "policy")
     bag = tmp_path / "bag"
     exported.record(bag, num_steps=3)
-    assert main(["replay", str(bag), "--policy", str(exported.policy), "--no-plot", "--quiet", "--out", str(tmp_path / "r")]) == 0
+    assert (
+        main(
+            ["replay", str(bag), "--policy", str(exported.policy), "--no-plot", "--quiet", "--out", str(tmp_path / "r")]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "atol 1e-05, rtol 0.0001" in out
     assert "a value is ok when |actual - expected| <= atol + rtol * |expected|" in out

@@ -104,7 +104,9 @@ def test_policy_reexported_with_other_weights(mlp, tmp_path, capsys):
 def test_dropped_tick_is_detected(mlp, tmp_path):
     exported, bag = mlp
     tick = 21
-    dropped = rewrite_bag(bag, tmp_path / "dropped", lambda t, m, ts, raw: None if ts == DEFAULT_T0_NS + tick * DT else (t, m, raw))
+    dropped = rewrite_bag(
+        bag, tmp_path / "dropped", lambda t, m, ts, raw: None if ts == DEFAULT_T0_NS + tick * DT else (t, m, raw)
+    )
     result = replay_offline(dropped, exported.policy)
     assert not result.ok
     assert result.missing_ticks == [tick]

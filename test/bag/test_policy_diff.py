@@ -34,7 +34,9 @@ def test_diff_names_metadata_interface_and_weight_changes():
     assert "metadata 'decimation' changed: 4 -> 2" in lines
     assert "metadata 'env' removed (was x)" in lines and "metadata 'robot' added: y" in lines
     assert not any("date_exported" in line for line in lines)
-    assert "initializer 'w' float32[3, 2]: 1/6 values changed, max abs change 0.5 (0.1 of its largest magnitude)" in lines
+    assert (
+        "initializer 'w' float32[3, 2]: 1/6 values changed, max abs change 0.5 (0.1 of its largest magnitude)" in lines
+    )
     assert diff_policies(old, old) == []
 
 

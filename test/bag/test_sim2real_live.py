@@ -31,7 +31,9 @@ def node_at():
         rclpy.init(context=context, domain_id=domain)
         ns = f"/rate{os.getpid()}_{next(_COUNTER)}"
         params = {"policy_path": str(policy), "use_sim_time": True, "sim_rate_hz": rate_hz}
-        node = PolicyNode(namespace=ns, context=context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+        node = PolicyNode(
+            namespace=ns, context=context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()]
+        )
         made.append((node, context))
         return node, context, f"{ns}/policy_node"
 
@@ -65,7 +67,10 @@ def test_node_ticking_twice_per_clock_step_is_named(recorded, node_at):
 def test_node_ticking_at_half_the_rate_is_named(recorded, node_at):
     exported, bag = recorded
     node, context, target = node_at(exported.policy, BAG_RATE_HZ / 2)
-    with pytest.raises(LiveReplayError, match=r"produced no outputs for tick 1 .*rate mismatch: .* \(0 time\(s\) on /clock step 1\).*less often"):
+    with pytest.raises(
+        LiveReplayError,
+        match=r"produced no outputs for tick 1 .*rate mismatch: .* \(0 time\(s\) on /clock step 1\).*less often",
+    ):
         replay_live(bag, exported.policy, node=target, context=context, spin_with=[node], timeout=1.0)
 
 

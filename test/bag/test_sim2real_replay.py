@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from bag_helpers import STORE, rewrite_bag
+from bag_helpers import rewrite_bag
 from sim2real_envs import DECIMATION, Actor, Bugs, RobotEnv, make
 
 from exploy.bag.compare import compare_outputs
@@ -35,13 +35,15 @@ def twin(tmp_path_factory):
 def test_correct_twin_records_without_warnings_and_replays_with_every_stage(twin, tmp_path, capsys):
     made, bag, result = twin
     assert result.warnings == [] and result.meta.sampling == "substep"
-    code = main(["replay", str(bag), "--policy", str(made.policy), "--out", str(tmp_path / "r"), "--quiet", "--no-plot"])
+    code = main(
+        ["replay", str(bag), "--policy", str(made.policy), "--out", str(tmp_path / "r"), "--quiet", "--no-plot"]
+    )
     assert code == 0, capsys.readouterr()
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["ok"] and summary["stages"] == {}  # outputs match: the stages are not needed
     # The stages the bag carries all match, too (compared when asked for explicitly).
     policy, recording, warnings = load_for_replay(bag, made.policy)
-    result = replay_loaded(policy, recording, load_stages(bag, recording, policy), bag=bag)
+    result = replay_loaded(policy, recording, stages=load_stages(bag, recording, policy), bag=bag)
     assert result.ok
     actual, produced = run_policy_with_stages(policy, recording)
     stages = load_stages(bag, recording, policy)
@@ -58,7 +60,15 @@ def test_recorder_refuses_an_environment_whose_substeps_are_not_its_decimation(t
     made, _, _ = twin
     with pytest.raises(BagError, match=r"decimation mismatch: policy step 0 ran 2 sim substep\(s\)"):
         record(RobotEnv(Bugs(real_substeps=2)), Actor().eval(), made.policy, tmp_path / "bad", num_steps=3)
-    args = ["record", "sim2real_envs:decimation_bug_factory", "--policy", str(made.policy), "--out", str(tmp_path / "cli"), "--quiet"]
+    args = [
+        "record",
+        "sim2real_envs:decimation_bug_factory",
+        "--policy",
+        str(made.policy),
+        "--out",
+        str(tmp_path / "cli"),
+        "--quiet",
+    ]
     assert main(args) == 2
     assert "decimation mismatch" in capsys.readouterr().err
 
@@ -68,7 +78,11 @@ def test_bag_whose_policy_steps_lack_ticks_is_a_bad_bag_naming_the_step(twin, tm
     dt = 10_000_000
     t0 = 1_000_000_000
     # What an older recorder wrote for a 2-substep simulator: expected values on 2 of 4 ticks.
-    short = rewrite_bag(bag, tmp_path / "short", lambda t, m, ts, raw: None if t == EXPECTED and ((ts - t0) // dt) % DECIMATION >= 2 else (t, m, raw))
+    short = rewrite_bag(
+        bag,
+        tmp_path / "short",
+        lambda t, m, ts, raw: None if t == EXPECTED and ((ts - t0) // dt) % DECIMATION >= 2 else (t, m, raw),
+    )
     assert main(["replay", str(short), "--policy", str(made.policy), "--quiet", "--no-plot"]) == 2
     err = capsys.readouterr().err
     assert "policy step 0 (ticks 0..3)" in err and "tick(s) [2, 3]" in err and "decimation" in err
@@ -123,7 +137,21 @@ class KneeGain(RobotEnv):
 def test_replay_labels_outputs_by_joint_name(twin, tmp_path, capsys):
     made, _, _ = twin
     record(KneeGain(), Actor().eval(), made.policy, tmp_path / "bag", num_steps=2)
-    assert main(["replay", str(tmp_path / "bag"), "--policy", str(made.policy), "--out", str(tmp_path / "r"), "--quiet", "--no-plot"]) == 1
+    assert (
+        main(
+            [
+                "replay",
+                str(tmp_path / "bag"),
+                "--policy",
+                str(made.policy),
+                "--out",
+                str(tmp_path / "r"),
+                "--quiet",
+                "--no-plot",
+            ]
+        )
+        == 1
+    )
     out = capsys.readouterr().out
     assert "output effort[knee] is" in out
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
@@ -180,7 +208,7 @@ def test_runtime_dropping_a_memory_is_named(twin):
     made, bag, _ = twin
     _, recording, warnings = load_for_replay(bag, made.policy)
     policy = DroppingPolicy(made.policy)
-    result = replay_loaded(policy, recording, load_stages(bag, recording, policy), bag=bag, warnings=warnings)
+    result = replay_loaded(policy, recording, stages=load_stages(bag, recording, policy), bag=bag, warnings=warnings)
     assert not result.outputs["output.joint_targets.pd.effort"].ok  # real
     first = result.first_divergence
     assert (first.tick, first.component) == (DECIMATION, "memory.last_actions")

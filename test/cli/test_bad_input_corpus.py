@@ -114,8 +114,21 @@ def _cases(root: pathlib.Path, policy: pathlib.Path, bag: pathlib.Path, bags: di
         cases.append((f"inspect {name}", [exploy, "inspect", bad]))
         cases.append((f"replay --policy {name}", [exploy, "replay", str(bag), "--policy", bad, "--out", out, "--quiet",
                                                   "--allow-policy-mismatch"]))
-    cases.append(("record --policy policy_truncated",
-                  [exploy, "record", FACTORY, "--policy", str(root / "policy_truncated.onnx"), "--out", str(root / "rb1"), "--quiet"]))
+    cases.append(
+        (
+            "record --policy policy_truncated",
+            [
+                exploy,
+                "record",
+                FACTORY,
+                "--policy",
+                str(root / "policy_truncated.onnx"),
+                "--out",
+                str(root / "rb1"),
+                "--quiet",
+            ],
+        )
+    )
     for name in ("alias_bomb", "binary", "nested", "huge", "not_yaml", "unknown_component"):
         mapping = str(root / f"{name}.yaml")
         cases.append((f"inspect --mapping {name}", [exploy, "inspect", str(policy), "--mapping", mapping]))
@@ -131,7 +144,9 @@ def _cases(root: pathlib.Path, policy: pathlib.Path, bag: pathlib.Path, bags: di
     cases.append(("export user factory raises", [exploy, "export", "user_factory:make", "--out", out]))
     cases.append(("export no such module", [exploy, "export", "no_such_module:make", "--out", out]))
     for name, bad_bag in bags.items():
-        cases.append((f"replay {name}", [exploy, "replay", str(bad_bag), "--policy", str(policy), "--out", out, "--quiet"]))
+        cases.append(
+            (f"replay {name}", [exploy, "replay", str(bad_bag), "--policy", str(policy), "--out", out, "--quiet"])
+        )
     for name in ("bag_zeroed_early", "meta_dt_string", "meta_ticks_huge", "meta_t0_null"):
         cases.append((f"replay_node {name}",
                       [replay_node, "--ros-args", "-p", f"bag:={bags[name]}", "-p", f"policy_path:={policy}"]))

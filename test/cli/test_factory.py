@@ -82,7 +82,9 @@ def test_bad_factories_exit_2_with_one_line(user_dir, spec, args, message):
 
 def test_record_reports_the_users_value_error_as_theirs(user_dir, monkeypatch, capsys):
     monkeypatch.chdir(user_dir)
-    code = main(["record", "my_robot:broken", "--policy", str(user_dir / "p.onnx"), "--out", str(user_dir / "bag"), "--quiet"])
+    code = main(
+        ["record", "my_robot:broken", "--policy", str(user_dir / "p.onnx"), "--out", str(user_dir / "bag"), "--quiet"]
+    )
     assert code == 2
     err = capsys.readouterr().err
     assert err == (
@@ -103,7 +105,9 @@ def test_parse_factory_args_reads_literals_and_falls_back_to_text():
     assert parse_factory_args(None) == {}
 
 
-@pytest.mark.parametrize(("pairs", "match"), [(["x"], "KEY=VALUE"), (["1a=2"], "KEY=VALUE"), (["a=1", "a=2"], "more than once")])
+@pytest.mark.parametrize(
+    ("pairs", "match"), [(["x"], "KEY=VALUE"), (["1a=2"], "KEY=VALUE"), (["a=1", "a=2"], "more than once")]
+)
 def test_parse_factory_args_rejects_bad_pairs(pairs, match):
     with pytest.raises(FactoryError, match=match):
         parse_factory_args(pairs)

@@ -66,9 +66,18 @@ def test_check_upstream_passes_an_upstream_layout_file(example_file, tmp_path, c
     [
         ({"update_rate": REMOVE}, "MISSING update_rate: absent"),
         ({"update_rate": "0.5"}, "MISSING update_rate: is 0.5"),
-        ({"exploy_version": json.dumps("dev")}, "MISSING exploy_version: must be a JSON string starting with MAJOR.MINOR"),
-        ({"output.joint_targets.pd": json.dumps({"names": ["a"]})}, "MISSING output.joint_targets.pd: group metadata lacks ['stiffness', 'damping']"),
-        ({"obj.robot.joints": json.dumps({"names": ["a"]})}, "MISSING obj.robot.joints: group metadata lacks ['joint_names']"),
+        (
+            {"exploy_version": json.dumps("dev")},
+            "MISSING exploy_version: must be a JSON string starting with MAJOR.MINOR",
+        ),
+        (
+            {"output.joint_targets.pd": json.dumps({"names": ["a"]})},
+            "MISSING output.joint_targets.pd: group metadata lacks ['stiffness', 'damping']",
+        ),
+        (
+            {"obj.robot.joints": json.dumps({"names": ["a"]})},
+            "MISSING obj.robot.joints: group metadata lacks ['joint_names']",
+        ),
         ({"base_names": REMOVE}, "note    base_names: absent"),
     ],
 )
@@ -110,7 +119,9 @@ def _invalid_utf8_file(src: pathlib.Path, dst: pathlib.Path) -> pathlib.Path:
 
 BAD_FILES = {
     "components_5": lambda src, dst: with_metadata(src, dst, {"exploy.components": json.dumps({"components": 5})}),
-    "components_entry_int": lambda src, dst: with_metadata(src, dst, {"exploy.components": json.dumps({"components": [1]})}),
+    "components_entry_int": lambda src, dst: with_metadata(
+        src, dst, {"exploy.components": json.dumps({"components": [1]})}
+    ),
     "deep_json": lambda src, dst: with_metadata(src, dst, {"exploy.components": "[" * 100_000 + "]" * 100_000}),
     "invalid_utf8": _invalid_utf8_file,
     "update_rate_nan": lambda src, dst: with_metadata(src, dst, {"update_rate": "nan"}),

@@ -262,10 +262,15 @@ def test_components_return_the_tensors_the_environment_reads() -> None:
     assert groups["obj.robot.joints"].metadata == {"joint_names": list(JOINT_NAMES)}
     targets = groups["output.joint_targets.pd"].metadata
     assert targets["names"] == list(JOINT_NAMES)
-    assert targets["position_limits"][:3] == [[-0.8, 0.8], [-1.0, 3.5], [-2.7, -0.9]] and len(targets["position_limits"]) == 12
+    assert (
+        targets["position_limits"][:3] == [[-0.8, 0.8], [-1.0, 3.5], [-2.7, -0.9]]
+        and len(targets["position_limits"]) == 12
+    )
     assert targets["effort_limits"] == [23.7, 23.7, 35.5] * 4
     assert targets["type"] == "joint_targets"
-    assert targets["stiffness"] == [env.cfg.kp] * len(JOINT_NAMES) and targets["damping"] == [env.cfg.kd] * len(JOINT_NAMES)
+    assert targets["stiffness"] == [env.cfg.kp] * len(JOINT_NAMES) and targets["damping"] == [env.cfg.kd] * len(
+        JOINT_NAMES
+    )
     assert {m.name for m in cm.memories()} == {"last_actions", "joint_pos_target", "joint_pos_history"}
     assert env.sim_dt == 0.005 and env.decimation == 4
     assert all(isinstance(v, str) for v in env.metadata().values())

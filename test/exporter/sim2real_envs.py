@@ -97,8 +97,13 @@ class RobotEnv(ExportableEnvironment):
         ]))
         cm.add_group(Group(name="obj.robot.joints", items=[Input(name="pos", get_from_env_cb=lambda: self.joint_pos)],
                            metadata={"joint_names": JOINTS}))
-        cm.add_group(Group(name="output.joint_targets.pd", items=[Output(name="effort", get_from_env_cb=lambda: self.effort)],
-                           metadata={"names": JOINTS, "stiffness": [20.0, 20.0], "damping": [0.0, 0.0]}))
+        cm.add_group(
+            Group(
+                name="output.joint_targets.pd",
+                items=[Output(name="effort", get_from_env_cb=lambda: self.effort)],
+                metadata={"names": JOINTS, "stiffness": [20.0, 20.0], "damping": [0.0, 0.0]},
+            )
+        )
 
     # -- simulation ---------------------------------------------------------------------------
 

@@ -67,7 +67,9 @@ def test_unregistered_input_is_caught_and_named(tmp_path, capsys):
     with pytest.warns(SimRateWarning):
         session = _export(exp_env, actor, tmp_path)
     with torch.inference_mode():
-        ok, _ = evaluate(exp_env, exp_env.context_manager(), session, num_steps=5, verbose=False, pause_on_failure=False)
+        ok, _ = evaluate(
+            exp_env, exp_env.context_manager(), session, num_steps=5, verbose=False, pause_on_failure=False
+        )
     assert not ok
     first = run_evaluation(exp_env, exp_env.context_manager(), session, 3).mismatches[0]
     assert first.name == "obs"

@@ -230,7 +230,17 @@ def test_upstream_two_hook_form_is_compared_at_every_substep(twin, tmp_path):
 def test_export_cli_evaluation_names_the_decimation_bug(tmp_path, capsys):
     from exploy.cli.main import main
 
-    args = ["export", "sim2real_envs:decimation_bug_factory", "--out", str(tmp_path / "bad"), "--evaluate", "3", "--quiet"]
+    args = [
+        "export",
+        "sim2real_envs:decimation_bug_factory",
+        "--out",
+        str(tmp_path / "bad"),
+        "--evaluate",
+        "3",
+        "--quiet",
+    ]
     assert main(args) == 1
     assert "decimation mismatch: policy step 0 ran 2 sim substep(s)" in capsys.readouterr().out
-    assert main(["export", "sim2real_envs:twin_factory", "--out", str(tmp_path / "ok"), "--evaluate", "3", "--quiet"]) == 0
+    assert (
+        main(["export", "sim2real_envs:twin_factory", "--out", str(tmp_path / "ok"), "--evaluate", "3", "--quiet"]) == 0
+    )

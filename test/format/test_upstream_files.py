@@ -37,7 +37,9 @@ def test_index_derived_from_the_graph_equals_our_index(legged_export, tmp_path):
     assert sorted(map(key, theirs.components)) == sorted(map(key, ours.components))
     assert theirs.decimation == 4 and theirs.update_rate == pytest.approx(200.0)
     assert theirs.component("obj.robot.joints.pos").group == "obj.robot.joints"
-    assert theirs.group("obj.robot.joints").metadata == {"joint_names": ours.group("obj.robot.joints").metadata["joint_names"]}
+    assert theirs.group("obj.robot.joints").metadata == {
+        "joint_names": ours.group("obj.robot.joints").metadata["joint_names"]
+    }
     targets = theirs.group("output.joint_targets.pd")
     assert set(targets.members) == {f"output.joint_targets.pd.{i}" for i in ("pos", "vel", "effort")}
     assert targets.metadata == ours.group("output.joint_targets.pd").metadata
@@ -82,7 +84,9 @@ def test_policy_runs_an_upstream_file_tick_by_tick_like_a_bare_onnxruntime_loop(
         want = bare.run(x, k)
         assert got.policy_step == (k % 4 == 0)
         for spec in policy.outputs:
-            np.testing.assert_allclose(got.outputs[spec.name], want[spec.name], rtol=1e-6, atol=1e-6, err_msg=f"{spec.name} tick {k}")
+            np.testing.assert_allclose(
+                got.outputs[spec.name], want[spec.name], rtol=1e-6, atol=1e-6, err_msg=f"{spec.name} tick {k}"
+            )
         if got.policy_step:
             np.testing.assert_allclose(got.actions, want["actions"], rtol=1e-6, atol=1e-6)
     assert {s.name for s in policy.outputs} == {f"output.joint_targets.pd.{i}" for i in ("pos", "vel", "effort")}

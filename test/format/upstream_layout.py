@@ -51,7 +51,7 @@ def to_upstream_layout(
 
     graph = model.graph
     inputs = list(graph.input)
-    step = next(i for i in inputs if i.name == "ctx.step_count")
+    _step = next(i for i in inputs if i.name == "ctx.step_count")  # the input must exist (StopIteration)
     others = [i for i in inputs if i.name != "ctx.step_count"][::-1]
     elem = TensorProto.INT64 if step_dtype == "int64" else TensorProto.INT32
     new_step = helper.make_tensor_value_info("ctx.step_count", elem, list(step_shape))

@@ -14,6 +14,8 @@ import pytest
 mjlab = pytest.importorskip("mjlab", reason="the mjlab extra is not installed")
 
 import torch  # noqa: E402
+from conftest import GO1_EPISODE_S as EPISODE_S  # noqa: E402
+from conftest import GO1_TASK as TASK  # noqa: E402
 
 from exploy.bag.recorder import record  # noqa: E402
 from exploy.bag.replay import replay_offline  # noqa: E402
@@ -21,9 +23,6 @@ from exploy.exporter.core.evaluator import run_evaluation  # noqa: E402
 from exploy.format import read_metadata  # noqa: E402
 from exploy.frameworks.mjlab import MjlabExportableEnvironment, MjlabExportError, make_task_export  # noqa: E402
 from exploy.runtime.session import SessionWrapper  # noqa: E402
-
-from conftest import GO1_EPISODE_S as EPISODE_S  # noqa: E402
-from conftest import GO1_TASK as TASK  # noqa: E402
 
 
 def _robot(made):
@@ -101,9 +100,12 @@ def test_file_computes_the_observations_and_targets_by_hand(go1):
     quat = rng.normal(size=4)
     quat /= np.linalg.norm(quat)
     x = {
-        "obj.robot.joints.pos": rng.normal(size=12), "obj.robot.joints.vel": rng.normal(size=12),
-        "obj.robot.trunk.w_Q_b": quat, "sensor.imu.robot_imu.ang_vel_b_rt_w_in_b": rng.normal(size=3),
-        "sensor.imu.robot_imu.lin_vel_b_rt_w_in_b": rng.normal(size=3), "cmd.se2_velocity.twist": np.array([0.5, -0.2, 0.3]),
+        "obj.robot.joints.pos": rng.normal(size=12),
+        "obj.robot.joints.vel": rng.normal(size=12),
+        "obj.robot.trunk.w_Q_b": quat,
+        "sensor.imu.robot_imu.ang_vel_b_rt_w_in_b": rng.normal(size=3),
+        "sensor.imu.robot_imu.lin_vel_b_rt_w_in_b": rng.normal(size=3),
+        "cmd.se2_velocity.twist": np.array([0.5, -0.2, 0.3]),
     }
     last = rng.normal(size=12)
     feed = {k: v.astype(np.float32).reshape(1, -1) for k, v in x.items()}
@@ -118,13 +120,17 @@ def test_file_computes_the_observations_and_targets_by_hand(go1):
     ])
     np.testing.assert_allclose(out["obs"].reshape(-1), expected_obs, atol=1e-5)
     actions = out["actions"].reshape(-1).astype(np.float64)
-    np.testing.assert_allclose(out["output.joint_targets.joint_pos.pos"].reshape(-1), default + scale * actions, atol=1e-5)
+    np.testing.assert_allclose(
+        out["output.joint_targets.joint_pos.pos"].reshape(-1), default + scale * actions, atol=1e-5
+    )
     np.testing.assert_allclose(out["memory.actions.out"].reshape(-1), actions, atol=1e-6)
     # a ProcessActions tick holds the targets from the processed-actions memory, whatever the inputs
     held = {**feed, "memory.joint_pos.processed_actions.in": out["memory.joint_pos.processed_actions.out"],
             "obj.robot.joints.pos": np.zeros((1, 12), np.float32), "ctx.step_count": np.array(1, dtype=np.int32)}
     again = SessionWrapper(path.parent, path.name, optimize=False).run(held)
-    np.testing.assert_allclose(again["output.joint_targets.joint_pos.pos"], out["output.joint_targets.joint_pos.pos"], atol=1e-6)
+    np.testing.assert_allclose(
+        again["output.joint_targets.joint_pos.pos"], out["output.joint_targets.joint_pos.pos"], atol=1e-6
+    )
 
 
 def test_record_then_replay_matches(go1, tmp_path):

@@ -70,13 +70,15 @@ def test_go1_file_runs_in_the_policy_node_with_default_topics(go1_file):
             tensors, msgs = _state(rng, joint_names)
             rig.feed(msgs)
             rig.advance(1, expect_ticks=1)
-            rig.spin_until(lambda: len(outs) > k, what=f"joint targets of tick {k}")
+            rig.spin_until(lambda: len(outs) > k, what=f"joint targets of tick {k}")  # noqa: B023 (waited on before the loop moves on)
             inputs.append(tensors)
     ref = Reference(go1_file)
     for k, (msg, x) in enumerate(zip(outs, inputs)):
         exp = ref.run(x, k)
         assert list(msg.name) == list(gains["names"])
-        np.testing.assert_allclose(msg.position, exp["output.joint_targets.joint_pos.pos"].reshape(-1), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            msg.position, exp["output.joint_targets.joint_pos.pos"].reshape(-1), rtol=1e-5, atol=1e-5
+        )
         np.testing.assert_allclose(msg.velocity, exp["output.joint_targets.joint_pos.vel"].reshape(-1), atol=1e-6)
         np.testing.assert_allclose(msg.effort, exp["output.joint_targets.joint_pos.effort"].reshape(-1), atol=1e-6)
     # the targets change only on Default ticks (every 4th), and did change between the two steps

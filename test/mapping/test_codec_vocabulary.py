@@ -74,18 +74,31 @@ def test_height_grid_layout_is_rows_then_columns():
 @pytest.mark.parametrize(
     ("topic", "fields", "match"),
     [
-        ("~/input/obj/robot/base/odom", odometry((0.0, 0.0, 0.0, 0.0)), r"orientation is not a unit quaternion \(norm 0\)"),
+        (
+            "~/input/obj/robot/base/odom",
+            odometry((0.0, 0.0, 0.0, 0.0)),
+            r"orientation is not a unit quaternion \(norm 0\)",
+        ),
         ("~/input/obj/robot/base/odom", odometry((0.0, 0.0, 0.0, float("nan"))), "not a unit quaternion"),
         ("~/input/cmd/float/height", {"data": float("inf")}, "'cmd.float.height': data contains NaN or Inf"),
-        ("~/input/sensor/ray_caster/scan/height", grid(5, 3, np.arange(15)),
-         r"height grid is 5x3, expected 3x5 \(rows along y"),
+        (
+            "~/input/sensor/ray_caster/scan/height",
+            grid(5, 3, np.arange(15)),
+            r"height grid is 5x3, expected 3x5 \(rows along y",
+        ),
         ("~/input/sensor/ray_caster/scan/height", grid(3, 5, np.arange(14)), "has 14 values, expected 15"),
-        ("/fwd/commands", {"layout": {"dim": [], "data_offset": 0}, "data": np.zeros(2)},
-         "Float64MultiArray has 2 values, expected 3"),
+        (
+            "/fwd/commands",
+            {"layout": {"dim": [], "data_offset": 0}, "data": np.zeros(2)},
+            "Float64MultiArray has 2 values, expected 3",
+        ),
         ("/jtc/joint_trajectory", trajectory(["a1", "a2"], [1.0, 2.0]), r"JointTrajectory lacks joint\(s\) \['a3'\]"),
         ("/jtc/joint_trajectory", {**trajectory([], []), "points": []}, "JointTrajectory has no point"),
-        ("/jtc/joint_trajectory", trajectory(["a1", "a2", "a3"], [1.0, 2.0, 3.0], effort=[1.0]),
-         "JointTrajectory has 3 names but 1 effort values"),
+        (
+            "/jtc/joint_trajectory",
+            trajectory(["a1", "a2", "a3"], [1.0, 2.0, 3.0], effort=[1.0]),
+            "JointTrajectory has 3 names but 1 effort values",
+        ),
     ],
 )
 def test_bad_messages_are_rejected(topic, fields, match):

@@ -165,33 +165,52 @@ def test_missing_mapping_file_is_rejected(tmp_path):
 @pytest.mark.parametrize(
     ("text", "match"),
     [
-        ("components: {obj.robot.joint.pos: {topic: /j}}\n",
-         r"'obj.robot.joint.pos' is neither a component nor a group of this policy\. Inputs/outputs: \["),
+        (
+            "components: {obj.robot.joint.pos: {topic: /j}}\n",
+            r"'obj.robot.joint.pos' is neither a component nor a group of this policy\. Inputs/outputs: \[",
+        ),
         ("components: {last_actions: {topic: /m}}\n", "'last_actions' is a memory component"),
         ("components: {ctx.step_count: {topic: /c}}\n", "'ctx.step_count' is fed by the runtime"),
-        ("components: {obj.robot.joints: {field: position}}\n",
-         r"'obj.robot.joints' is a group; .* not \['field'\]"),
-        ("components: {obj.robot.joints: {adapter: float32_multi_array}}\n",
-         "'obj.robot.joints.pos' and 'obj.robot.joints.vel' are both bound to field 'data'"),
-        ("components: {obj.robot.joints.vel: {field: position}}\n",
-         "Components 'obj.robot.joints.pos' and 'obj.robot.joints.vel' are both bound to field 'position' "
-         "of topic '~/input/obj/robot/joints'"),
-        ("components: {cmd.se2_velocity.base_velocity: {topic: ~/input/obj/robot/joints}}\n",
-         "would carry two message types: 'obj.robot.joints.pos' as sensor_msgs/msg/JointState and "
-         "'cmd.se2_velocity.base_velocity' as geometry_msgs/msg/Twist"),
-        ("components: {actions: {topic: ~/input/raw/encoders}}\n",
-         r"both subscribed \(input 'raw.encoders'\) and published \(output 'actions'\)"),
-        ("components: {cmd.se2_velocity.base_velocity: {field: position}}\n",
-         "field 'position' does not exist for adapter 'twist'"),
-        ("components: {actions: {names: [a, b, c]}}\n", r"'names' only applies to adapters \['joint_state', 'joint_trajectory', 'float64_multi_array'\]"),
-        ("components: {raw.encoders: {adapter: imu}}\n",
-         r"cannot tell which field of adapter 'imu' .* add 'field: <one of \['orientation'"),
-        ("components: {raw.encoders: {adapter: joint_state, field: position}}\n",
-         "'raw.encoders' is bound to JointState field 'position' but has no joint names"),
-        ("components: {raw.encoders: {enabled: false}}\n",
-         "'enabled: false' is only allowed for outputs"),
-        ("components: {obj.robot.base.w_Q_b: {topic: /imu, field: angular_velocity}}\n",
-         r"'obj.robot.base.w_Q_b' has shape \[1, 4\] \(4 values\) but .* needs 3"),
+        ("components: {obj.robot.joints: {field: position}}\n", r"'obj.robot.joints' is a group; .* not \['field'\]"),
+        (
+            "components: {obj.robot.joints: {adapter: float32_multi_array}}\n",
+            "'obj.robot.joints.pos' and 'obj.robot.joints.vel' are both bound to field 'data'",
+        ),
+        (
+            "components: {obj.robot.joints.vel: {field: position}}\n",
+            "Components 'obj.robot.joints.pos' and 'obj.robot.joints.vel' are both bound to field 'position' "
+            "of topic '~/input/obj/robot/joints'",
+        ),
+        (
+            "components: {cmd.se2_velocity.base_velocity: {topic: ~/input/obj/robot/joints}}\n",
+            "would carry two message types: 'obj.robot.joints.pos' as sensor_msgs/msg/JointState and "
+            "'cmd.se2_velocity.base_velocity' as geometry_msgs/msg/Twist",
+        ),
+        (
+            "components: {actions: {topic: ~/input/raw/encoders}}\n",
+            r"both subscribed \(input 'raw.encoders'\) and published \(output 'actions'\)",
+        ),
+        (
+            "components: {cmd.se2_velocity.base_velocity: {field: position}}\n",
+            "field 'position' does not exist for adapter 'twist'",
+        ),
+        (
+            "components: {actions: {names: [a, b, c]}}\n",
+            r"'names' only applies to adapters \['joint_state', 'joint_trajectory', 'float64_multi_array'\]",
+        ),
+        (
+            "components: {raw.encoders: {adapter: imu}}\n",
+            r"cannot tell which field of adapter 'imu' .* add 'field: <one of \['orientation'",
+        ),
+        (
+            "components: {raw.encoders: {adapter: joint_state, field: position}}\n",
+            "'raw.encoders' is bound to JointState field 'position' but has no joint names",
+        ),
+        ("components: {raw.encoders: {enabled: false}}\n", "'enabled: false' is only allowed for outputs"),
+        (
+            "components: {obj.robot.base.w_Q_b: {topic: /imu, field: angular_velocity}}\n",
+            r"'obj.robot.base.w_Q_b' has shape \[1, 4\] \(4 values\) but .* needs 3",
+        ),
     ],
 )
 def test_inconsistent_mapping_is_rejected_at_build(tmp_path, text, match):

@@ -135,7 +135,9 @@ def test_fallback_topics_and_sanitised_tokens():
 def test_joint_state_without_names_is_an_error():
     meta = policy(comp("obj.robot.joints.pos", group="obj.robot.joints"),
                   groups=(GroupSpec("obj.robot.joints", ("obj.robot.joints.pos",)),))
-    with pytest.raises(MappingError, match=r"'obj.robot.joints.pos' .* no joint names.*joint_names.*float32_multi_array"):
+    with pytest.raises(
+        MappingError, match=r"'obj.robot.joints.pos' .* no joint names.*joint_names.*float32_multi_array"
+    ):
         build_topic_map(meta)
 
 

@@ -121,37 +121,68 @@ def trajectory(names, positions, velocities=(), effort=()):
 
 # topic -> (message type, message fields, expected tensors by component)
 CASES: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {
-    "~/input/obj/robot/base/odom": ("nav_msgs/msg/Odometry", odometry(), {
-        "obj.robot.base.pos_b_rt_w_in_w": [[1.0, 2.0, 3.0]],
-        "obj.robot.base.w_Q_b": [QUAT_WXYZ],
-        "obj.robot.base.lin_vel_b_rt_w_in_b": [[0.1, 0.2, 0.3]],
-        "obj.robot.base.ang_vel_b_rt_w_in_b": [[0.4, 0.5, 0.6]],
-    }),
-    "~/input/obj/robot/hand/pose": ("geometry_msgs/msg/PoseStamped",
-                                    {"header": header(), "pose": pose((-1.0, 0.5, 0.25))}, {
-        "obj.robot.hand.pos_b_rt_w_in_w": [[-1.0, 0.5, 0.25]],
-        "obj.robot.hand.w_Q_b": [QUAT_WXYZ],
-    }),
-    "~/input/obj/robot/hand/twist": ("geometry_msgs/msg/TwistStamped", {
-        "header": header(), "twist": {"linear": vec(1.5, -2.5, 3.5), "angular": vec(9, 9, 9)}},
-        {"obj.robot.hand.lin_vel_b_rt_w_in_b": [[1.5, -2.5, 3.5]]}),
-    "~/input/cmd/se3_pose/target": ("geometry_msgs/msg/PoseStamped", {"header": header(), "pose": pose((4, 5, 6))},
-                                    {"cmd.se3_pose.target": [[4.0, 5.0, 6.0, *QUAT_WXYZ]]}),
+    "~/input/obj/robot/base/odom": (
+        "nav_msgs/msg/Odometry",
+        odometry(),
+        {
+            "obj.robot.base.pos_b_rt_w_in_w": [[1.0, 2.0, 3.0]],
+            "obj.robot.base.w_Q_b": [QUAT_WXYZ],
+            "obj.robot.base.lin_vel_b_rt_w_in_b": [[0.1, 0.2, 0.3]],
+            "obj.robot.base.ang_vel_b_rt_w_in_b": [[0.4, 0.5, 0.6]],
+        },
+    ),
+    "~/input/obj/robot/hand/pose": (
+        "geometry_msgs/msg/PoseStamped",
+        {"header": header(), "pose": pose((-1.0, 0.5, 0.25))},
+        {
+            "obj.robot.hand.pos_b_rt_w_in_w": [[-1.0, 0.5, 0.25]],
+            "obj.robot.hand.w_Q_b": [QUAT_WXYZ],
+        },
+    ),
+    "~/input/obj/robot/hand/twist": (
+        "geometry_msgs/msg/TwistStamped",
+        {"header": header(), "twist": {"linear": vec(1.5, -2.5, 3.5), "angular": vec(9, 9, 9)}},
+        {"obj.robot.hand.lin_vel_b_rt_w_in_b": [[1.5, -2.5, 3.5]]},
+    ),
+    "~/input/cmd/se3_pose/target": (
+        "geometry_msgs/msg/PoseStamped",
+        {"header": header(), "pose": pose((4, 5, 6))},
+        {"cmd.se3_pose.target": [[4.0, 5.0, 6.0, *QUAT_WXYZ]]},
+    ),
     "~/input/cmd/boolean/stand": ("std_msgs/msg/Bool", {"data": True}, {"cmd.boolean.stand": [[True]]}),
     "~/input/cmd/float/height": ("std_msgs/msg/Float32", {"data": 0.375}, {"cmd.float.height": [[0.375]]}),
-    "~/input/cmd/joint_pos/arm": ("sensor_msgs/msg/JointState", {
-        "header": header(), "name": ["a3", "x", "a1", "a2"], "position": np.array([3.0, 9.0, 1.0, 2.0]),
-        "velocity": np.zeros(0), "effort": np.zeros(0)}, {"cmd.joint_pos.arm": [[1.0, 2.0, 3.0]]}),
-    "~/input/sensor/ray_caster/scan/height": ("std_msgs/msg/Float32MultiArray", grid(3, 5, np.arange(15)),
-                                              {"sensor.ray_caster.scan.height": [np.arange(15.0)]}),
-    "/fwd/commands": ("std_msgs/msg/Float64MultiArray", {
-        "layout": {"dim": [], "data_offset": 0}, "data": np.array([30.0, 10.0, 20.0])},  # ankle, hip, knee
-        {"output.joint_targets.legs.pos": [[10.0, 20.0, 30.0]]}),
-    "/jtc/joint_trajectory": ("trajectory_msgs/msg/JointTrajectory",
-                              trajectory(["a2", "a3", "a1"], [2.0, 3.0, 1.0], effort=[-2.0, -3.0, -1.0]), {
-        "output.joint_targets.arm.pos": [[1.0, 2.0, 3.0]],
-        "output.joint_targets.arm.effort": [[-1.0, -2.0, -3.0]],
-    }),
-    "~/output/se2_velocity/walk": ("geometry_msgs/msg/Twist", {"linear": vec(0.5, -0.25, 7), "angular": vec(8, 9, 1.25)},
-                                   {"output.se2_velocity.walk": [[0.5, -0.25, 1.25]]}),
+    "~/input/cmd/joint_pos/arm": (
+        "sensor_msgs/msg/JointState",
+        {
+            "header": header(),
+            "name": ["a3", "x", "a1", "a2"],
+            "position": np.array([3.0, 9.0, 1.0, 2.0]),
+            "velocity": np.zeros(0),
+            "effort": np.zeros(0),
+        },
+        {"cmd.joint_pos.arm": [[1.0, 2.0, 3.0]]},
+    ),
+    "~/input/sensor/ray_caster/scan/height": (
+        "std_msgs/msg/Float32MultiArray",
+        grid(3, 5, np.arange(15)),
+        {"sensor.ray_caster.scan.height": [np.arange(15.0)]},
+    ),
+    "/fwd/commands": (
+        "std_msgs/msg/Float64MultiArray",
+        {"layout": {"dim": [], "data_offset": 0}, "data": np.array([30.0, 10.0, 20.0])},  # ankle, hip, knee
+        {"output.joint_targets.legs.pos": [[10.0, 20.0, 30.0]]},
+    ),
+    "/jtc/joint_trajectory": (
+        "trajectory_msgs/msg/JointTrajectory",
+        trajectory(["a2", "a3", "a1"], [2.0, 3.0, 1.0], effort=[-2.0, -3.0, -1.0]),
+        {
+            "output.joint_targets.arm.pos": [[1.0, 2.0, 3.0]],
+            "output.joint_targets.arm.effort": [[-1.0, -2.0, -3.0]],
+        },
+    ),
+    "~/output/se2_velocity/walk": (
+        "geometry_msgs/msg/Twist",
+        {"linear": vec(0.5, -0.25, 7), "angular": vec(8, 9, 1.25)},
+        {"output.se2_velocity.walk": [[0.5, -0.25, 1.25]]},
+    ),
 }

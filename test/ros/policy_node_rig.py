@@ -39,7 +39,9 @@ def unique_domain() -> int:
     return 1 + (os.getpid() * 13 + next(_COUNTER) * 7) % 200
 
 
-def export_tutorial(folder: pathlib.Path, *, rnn: bool = False, seed: int = 0, name: str = "policy.onnx") -> pathlib.Path:
+def export_tutorial(
+    folder: pathlib.Path, *, rnn: bool = False, seed: int = 0, name: str = "policy.onnx"
+) -> pathlib.Path:
     """Export the tutorial environment (processed actions registered) with an MLP or LSTM actor."""
     torch.manual_seed(seed)
     env = make_registered()
@@ -59,11 +61,15 @@ class Reference:
     def reset(self) -> None:
         """Memory as the file says it starts: its ``initial_value`` metadata, else zeros."""
         self.memory = {
-            m.input_name: np.asarray((m.metadata or {}).get("initial_value", np.zeros(m.shape)), np.float32).reshape(m.shape)
+            m.input_name: np.asarray((m.metadata or {}).get("initial_value", np.zeros(m.shape)), np.float32).reshape(
+                m.shape
+            )
             for m in self.memories
         }
 
-    def run(self, inputs: Mapping[str, np.ndarray], step_count: int, *, keep_memory: bool = True) -> dict[str, np.ndarray]:
+    def run(
+        self, inputs: Mapping[str, np.ndarray], step_count: int, *, keep_memory: bool = True
+    ) -> dict[str, np.ndarray]:
         feed = {**inputs, **self.memory, "ctx.step_count": np.array(step_count, dtype=np.int32)}
         out = self.session.run(feed)
         if keep_memory:

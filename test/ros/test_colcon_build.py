@@ -15,7 +15,9 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 COLCON = shutil.which("colcon", path=str(pathlib.Path(sys.executable).parent))
 SOURCES = ("setup.py", "setup.cfg", "package.xml", "resource", "launch", "config", "exploy", "exploy_ros")
 
-pytestmark = pytest.mark.skipif(COLCON is None and not os.environ.get("CI"), reason="colcon not installed (requirements-dev.txt pins it)")
+pytestmark = pytest.mark.skipif(
+    COLCON is None and not os.environ.get("CI"), reason="colcon not installed (requirements-dev.txt pins it)"
+)
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,9 @@ def test_one_rejected_output_warns_only_within_the_window():
 
 def test_fallback_is_an_error_and_estop_a_warning():
     stats, recent = TickStats(), RecentCounts(5 * S)
-    level, message, _ = _status(stats, recent, 0, state="fallback", safety={"state": "fallback: rejected tick", "rejected_ticks": "1"})
+    level, message, _ = _status(
+        stats, recent, 0, state="fallback", safety={"state": "fallback: rejected tick", "rejected_ticks": "1"}
+    )
     assert level == DiagnosticStatus.ERROR and message == "fallback: rejected tick"
     level, message, _ = _status(stats, recent, S, state="estop")
     assert level == DiagnosticStatus.WARN and "e-stop" in message

@@ -37,7 +37,10 @@ def test_inspect_applies_the_mapping_file_and_prints_json(legged_file, tmp_path,
     doc = json.loads(capsys.readouterr().out)
     topics = {t["topic"]: t for t in doc["topics"]}
     assert topics["/joint_states"]["msg_type"] == "sensor_msgs/msg/JointState"
-    assert [b["component"] for b in topics["/joint_states"]["bindings"]] == ["obj.robot.joints.pos", "obj.robot.joints.vel"]
+    assert [b["component"] for b in topics["/joint_states"]["bindings"]] == [
+        "obj.robot.joints.pos",
+        "obj.robot.joints.vel",
+    ]
     assert doc["decimation"] == 4 and doc["update_rate"] == 200.0
     assert doc["runtime_inputs"] == [] and len(doc["memory"]) == 5  # 3 env buffers + LSTM h, c
 

@@ -18,9 +18,9 @@ from rclpy.context import Context
 
 from exploy_ros.launch_params import LaunchArgumentError, node_parameters
 from exploy_ros.parameters import PARAMETERS
+from exploy_ros.policy_node import PolicyNode
 from exploy_ros.safety_io import SAFETY_PARAMETERS
 from exploy_ros.ticking import TICK_PARAMETERS
-from exploy_ros.policy_node import PolicyNode
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LAUNCH = ROOT / "launch" / "policy.launch.py"
@@ -35,7 +35,9 @@ def _constants(tree: ast.Module) -> dict[str, str]:
     return {
         node.targets[0].id: node.value.value
         for node in tree.body
-        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.targets[0], ast.Name)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.value, ast.Constant)
+        and isinstance(node.targets[0], ast.Name)
     }
 
 
@@ -147,7 +149,10 @@ def test_launch_arguments_not_given_leave_the_params_file_values(tmp_path):
 
 def test_launch_arguments_given_override_the_params_file(tmp_path):
     params = tmp_path / "robot.yaml"
-    params.write_text("/**:\n  ros__parameters:\n    autostart: false\n    mapping_file: /robot/mapping.yaml\n    use_sim_time: true\n")
+    params.write_text(
+        "/**:\n  ros__parameters:\n    autostart: false\n"
+        "    mapping_file: /robot/mapping.yaml\n    use_sim_time: true\n"
+    )
     parameters = node_parameters(
         params_file=str(params), given={"policy_path": "/x/p.onnx", "mapping_file": "", "use_sim_time": "False"}
     )
@@ -167,7 +172,14 @@ def test_launch_file_assembles_the_parameters_with_node_parameters():
     calls = {getattr(c.func, "id", None) for c in ast.walk(tree) if isinstance(c, ast.Call)}
     assert {"node_parameters", "OpaqueFunction"} <= calls
     defaults = {
-        call.args[0].value: next((kw.value.value for kw in call.keywords if kw.arg == "default_value" and isinstance(kw.value, ast.Constant)), None)
+        call.args[0].value: next(
+            (
+                kw.value.value
+                for kw in call.keywords
+                if kw.arg == "default_value" and isinstance(kw.value, ast.Constant)
+            ),
+            None,
+        )
         for call in ast.walk(tree)
         if isinstance(call, ast.Call) and getattr(call.func, "id", None) == "DeclareLaunchArgument"
     }

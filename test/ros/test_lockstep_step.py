@@ -8,7 +8,11 @@ import pytest
 from policy_node_rig import Reference, Rig, array_msg, export_tutorial, tutorial_inputs
 from std_msgs.msg import Float32MultiArray, UInt64MultiArray
 
-INPUT_TOPICS = {"foo": "~/input/foo", "bar_baz_group.bar": "~/input/bar_baz_group/bar", "bar_baz_group.baz": "~/input/bar_baz_group/baz"}
+INPUT_TOPICS = {
+    "foo": "~/input/foo",
+    "bar_baz_group.bar": "~/input/bar_baz_group/bar",
+    "bar_baz_group.baz": "~/input/bar_baz_group/baz",
+}
 PERIOD_NS = 5_000_000
 
 

@@ -53,7 +53,9 @@ def test_state_messages_carry_the_robot_state(tmp_path) -> None:
         p = odom.pose.pose.position
         assert np.allclose([p.x, p.y, p.z], robot.data.qpos[0:3])
         # the keyframe's base is level, so the base-frame linear velocity is the world one
-        assert np.allclose([odom.twist.twist.linear.x, odom.twist.twist.linear.y, odom.twist.twist.linear.z], [0.4, -0.1, 0.2])
+        assert np.allclose(
+            [odom.twist.twist.linear.x, odom.twist.twist.linear.y, odom.twist.twist.linear.z], [0.4, -0.1, 0.2]
+        )
     finally:
         for node in (sim, peer):
             executor.remove_node(node)

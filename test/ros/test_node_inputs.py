@@ -23,7 +23,9 @@ def _store(logs: list[str], timeout_ms: int = 50) -> InputStore:
             ComponentSpec("y", ComponentKind.OUTPUT, (1, 1), "float32"),
         ),
     )
-    return InputStore(build_topic_map(meta).inputs, timeout_ns=timeout_ms * MS, log_warning=logs.append, log_period_ns=1000 * MS)
+    return InputStore(
+        build_topic_map(meta).inputs, timeout_ns=timeout_ms * MS, log_warning=logs.append, log_period_ns=1000 * MS
+    )
 
 
 def test_rejections_are_counted_every_time_but_logged_once_per_period():

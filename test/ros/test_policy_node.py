@@ -10,7 +10,11 @@ from policy_node_rig import Reference, Rig, array_msg, export_tutorial, tutorial
 from std_msgs.msg import Float32MultiArray
 from std_srvs.srv import Trigger
 
-INPUT_TOPICS = {"foo": "~/input/foo", "bar_baz_group.bar": "~/input/bar_baz_group/bar", "bar_baz_group.baz": "~/input/bar_baz_group/baz"}
+INPUT_TOPICS = {
+    "foo": "~/input/foo",
+    "bar_baz_group.bar": "~/input/bar_baz_group/bar",
+    "bar_baz_group.baz": "~/input/bar_baz_group/baz",
+}
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +37,7 @@ def _run_ticks(rig: Rig, inputs_per_tick: list[dict[str, np.ndarray]]) -> list[n
     for k, inputs in enumerate(inputs_per_tick):
         _feed(rig, inputs)
         rig.advance(1, expect_ticks=1)
-        rig.spin_until(lambda: len(outs) > k, what=f"output of tick {k}")
+        rig.spin_until(lambda: len(outs) > k, what=f"output of tick {k}")  # noqa: B023 (waited on before the loop moves on)
     return [np.array(m.data, dtype=np.float32) for m in outs]
 
 
@@ -111,7 +115,7 @@ def test_reset_service_restores_the_initial_memory_and_step_counter(lstm_file):
         for k, x in enumerate(inputs):
             _feed(rig, x)
             rig.advance(1, expect_ticks=1)
-            rig.spin_until(lambda: len(outs) > k, what=f"output {k} after reset")
+            rig.spin_until(lambda: len(outs) > k, what=f"output {k} after reset")  # noqa: B023 (waited on before the loop moves on)
         assert [m.data for m in rig.ticks] == list(range(6)) * 2
     again = [np.array(m.data, dtype=np.float32) for m in outs]
     np.testing.assert_allclose(np.stack(again), np.stack(first), rtol=1e-6, atol=1e-7)

@@ -56,14 +56,14 @@ def _robot_state(rng):
 
 
 def _run(rig, topics, steps):
-    outs = rig.collect(TARGETS if "targets" not in topics else topics["targets"], JointState)
+    outs = rig.collect(topics.get("targets", TARGETS), JointState)
     rng = np.random.default_rng(11)
     expected_inputs = []
     for k in range(steps):
         tensors, joints, imu, twist = _robot_state(rng)
         rig.feed({topics["joints"]: joints, topics["imu"]: imu, topics["cmd"]: twist})
         rig.advance(1, expect_ticks=1)
-        rig.spin_until(lambda: len(outs) > k, what=f"joint targets of tick {k}")
+        rig.spin_until(lambda: len(outs) > k, what=f"joint targets of tick {k}")  # noqa: B023 (waited on before the loop moves on)
         expected_inputs.append(tensors)
     return outs, expected_inputs
 
@@ -78,7 +78,9 @@ def test_typed_adapters_map_joint_names_quaternion_order_and_twist(legged_file):
         assert list(msg.name) == list(JOINT_NAMES)
         np.testing.assert_allclose(msg.effort, exp["output.joint_targets.pd.effort"].reshape(-1), rtol=1e-5, atol=1e-5)
         np.testing.assert_allclose(msg.position, exp["output.joint_targets.pd.pos"].reshape(-1), rtol=1e-5, atol=1e-5)
-        np.testing.assert_array_equal(msg.velocity, exp["output.joint_targets.pd.vel"].reshape(-1))  # zeros: the PD velocity target
+        np.testing.assert_array_equal(
+            msg.velocity, exp["output.joint_targets.pd.vel"].reshape(-1)
+        )  # zeros: the PD velocity target
         assert msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec == expected_stamps[k]
 
 
@@ -99,7 +101,9 @@ def test_joint_state_missing_a_joint_is_rejected(legged_file):
     tensors, joints, imu, twist = _robot_state(rng)
     with Rig(legged_file, params={"input_timeout_s": 0.0}) as rig:
         rig.feed({JOINTS: joints, IMU: imu, CMD: twist})
-        partial = JointState(name=list(joints.name[:-1]), position=list(joints.position[:-1]), velocity=list(joints.velocity[:-1]))
+        partial = JointState(
+            name=list(joints.name[:-1]), position=list(joints.position[:-1]), velocity=list(joints.velocity[:-1])
+        )
         rig.feed({JOINTS: partial})
         state = rig.node.inputs.topics[JOINTS]
         assert state.rejected == 1 and "lacks joint" in state.last_error
@@ -121,7 +125,9 @@ def test_mapping_file_renames_topics(legged_file, tmp_path):
         outs, inputs = _run(rig, topics, steps=2)
     ref = Reference(legged_file)
     for k, (msg, x) in enumerate(zip(outs, inputs)):
-        np.testing.assert_allclose(msg.effort, ref.run(x, k)["output.joint_targets.pd.effort"].reshape(-1), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            msg.effort, ref.run(x, k)["output.joint_targets.pd.effort"].reshape(-1), rtol=1e-5, atol=1e-5
+        )
 
 
 def test_bad_mapping_file_fails_configure(legged_file, tmp_path):

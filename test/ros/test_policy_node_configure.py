@@ -231,7 +231,11 @@ def test_destroy_node_is_safe_on_a_half_built_node():
 
 
 def test_after_deactivate_the_node_waits_for_every_input_again(mlp_file):
-    topics = {"foo": "~/input/foo", "bar_baz_group.bar": "~/input/bar_baz_group/bar", "bar_baz_group.baz": "~/input/bar_baz_group/baz"}
+    topics = {
+        "foo": "~/input/foo",
+        "bar_baz_group.bar": "~/input/bar_baz_group/bar",
+        "bar_baz_group.baz": "~/input/bar_baz_group/baz",
+    }
     x = tutorial_inputs(np.random.default_rng(3))
     with Rig(mlp_file, params={"sim_rate_hz": 100.0, "input_timeout_s": 0.0}) as rig:
         rig.feed({topics[name]: array_msg(value) for name, value in x.items()})

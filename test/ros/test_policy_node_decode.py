@@ -53,7 +53,9 @@ def test_decoding_large_messages_does_not_stop_the_tick(legged_file, short_switc
     imu = Imu()
     imu.orientation.w = 1.0
     big = _joint_state(EXTRA_JOINTS)
-    with Rig(legged_file, sim_time=False, params={"input_timeout_s": 0.0, "sim_rate_hz": RATE_HZ, "tick_mode": "thread"}) as rig:  # the tick on its own thread
+    with Rig(
+        legged_file, sim_time=False, params={"input_timeout_s": 0.0, "sim_rate_hz": RATE_HZ, "tick_mode": "thread"}
+    ) as rig:  # the tick on its own thread
         node = rig.node
         rig.feed({JOINTS: _joint_state(0), IMU: imu, CMD: Twist()})
         rig.spin_until(lambda: node.stats.ticks > 20, what="the node ticking")

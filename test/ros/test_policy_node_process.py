@@ -22,13 +22,16 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCRIPT = shutil.which("policy_node", path=str(pathlib.Path(sys.executable).parent))
 
 pytestmark = pytest.mark.skipif(  # in CI (`make test`) it must be there: fail instead
-    SCRIPT is None and not os.environ.get("CI"), reason="console script policy_node not installed next to this python (`make venv` installs it)"
+    SCRIPT is None and not os.environ.get("CI"),
+    reason="console script policy_node not installed next to this python (`make venv` installs it)",
 )
 
 
 def _start(args: list[str], domain: int) -> subprocess.Popen:
     env = {**os.environ, "ROS_DOMAIN_ID": str(domain), "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([SCRIPT, "--ros-args", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [SCRIPT, "--ros-args", *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
 
 
 def test_console_script_runs_the_policy_and_exits_cleanly_on_sigint(tmp_path):

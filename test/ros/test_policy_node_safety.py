@@ -48,7 +48,9 @@ class Robot:
         joints = JointState(name=list(JOINT_NAMES), position=[float(v) for v in pos], velocity=[float(v) for v in vel])
         imu = Imu()
         imu.orientation.w = 1.0
-        imu.angular_velocity.x, imu.angular_velocity.y, imu.angular_velocity.z = (float(v) for v in self.rng.normal(size=3))
+        imu.angular_velocity.x, imu.angular_velocity.y, imu.angular_velocity.z = (
+            float(v) for v in self.rng.normal(size=3)
+        )
         twist = Twist()
         twist.linear.x, twist.linear.y, twist.angular.z = (float(v) for v in cmd)
         ang = np.array([imu.angular_velocity.x, imu.angular_velocity.y, imu.angular_velocity.z])
@@ -96,7 +98,7 @@ def test_soft_start_ramps_from_the_measured_pose_and_state_walks_to_running(legg
         states = _states(rig)
         outs = rig.collect(TARGETS, JointState)
         runs = []
-        for k in range(7):
+        for _k in range(7):
             x, msgs = robot.state()
             runs.append((x, _tick(rig, msgs, outs)))
         rig.spin_until(lambda: states[-1:] == ["running"], what="state running")
@@ -125,7 +127,9 @@ def test_a_3e38_twist_is_rejected_and_the_node_recovers(legged_file):
         x, msgs = robot.state(cmd=(3e38, 0.0, 0.0))  # tick 4 is a Default tick
         poisoned = _tick(rig, msgs, outs, ticks=False) or _wait_last(rig, outs, 5)
         assert rig.node.policy.rejected_ticks == 1 and rig.node.policy.step_count == 4
-        np.testing.assert_allclose(poisoned.position, np.clip(x["obj.robot.joints.pos"].reshape(-1), LOWER, UPPER), rtol=1e-6)
+        np.testing.assert_allclose(
+            poisoned.position, np.clip(x["obj.robot.joints.pos"].reshape(-1), LOWER, UPPER), rtol=1e-6
+        )
         np.testing.assert_allclose(poisoned.effort, -1.5 * x["obj.robot.joints.vel"].reshape(-1), rtol=1e-5, atol=1e-6)
         for k in range(4, 24):  # the reference never saw the poisoned tick: same step counts
             x, msgs = robot.state()
@@ -133,7 +137,11 @@ def test_a_3e38_twist_is_rejected_and_the_node_recovers(legged_file):
         rig.spin_until(lambda: states[-1:] == ["running"], what="running again")
         assert states == ["waiting", "running", "fallback", "running"]
         rig.spin_until(  # a report published before the return to running may still say fallback
-            lambda: diags and _values(diags[-1]).get("rejected_ticks") == "1" and _values(diags[-1]).get("state") == "running",
+            lambda: (
+                diags
+                and _values(diags[-1]).get("rejected_ticks") == "1"
+                and _values(diags[-1]).get("state") == "running"
+            ),
             what="diagnostics after the return to running",
         )
         values = _values(diags[-1])
@@ -184,7 +192,7 @@ def test_fallback_publishes_its_law_while_an_input_is_stale_and_returns_through_
             rig.feed(msgs)
             rig.advance(1)
             if mode != "stop":
-                rig.spin_until(lambda: len(outs) > before, what="fallback output")
+                rig.spin_until(lambda: len(outs) > before, what="fallback output")  # noqa: B023 (waited on before the loop moves on)
             laws.append((x, outs[-1] if len(outs) > before else None))
         if mode == "stop":
             assert all(msg is None for _, msg in laws)
@@ -204,12 +212,14 @@ def test_fallback_publishes_its_law_while_an_input_is_stale_and_returns_through_
                 before = len(outs)
                 rig.feed({IMU: robot.state()[1][IMU]})
                 rig.advance(1)
-                rig.spin_until(lambda: len(outs) > before, what="fallback output")
+                rig.spin_until(lambda: len(outs) > before, what="fallback output")  # noqa: B023 (waited on before the loop moves on)
             np.testing.assert_array_equal(outs[-1].effort, np.zeros(12))
             np.testing.assert_allclose(outs[-1].position, np.clip(last_q, LOWER, UPPER), rtol=1e-6)
         x, msgs = robot.state()  # everything fresh again: a soft start from the measured pose
         first = _tick(rig, msgs, outs)
-        np.testing.assert_allclose(first.position, np.clip(x["obj.robot.joints.pos"].reshape(-1), LOWER, UPPER), rtol=1e-6)
+        np.testing.assert_allclose(
+            first.position, np.clip(x["obj.robot.joints.pos"].reshape(-1), LOWER, UPPER), rtol=1e-6
+        )
         np.testing.assert_array_equal(first.effort, np.zeros(12))
         for _ in range(3):
             _tick(rig, robot.state()[1], outs)
@@ -239,9 +249,13 @@ def test_estop_engages_within_one_tick_latches_and_releases_into_a_soft_start(le
             before = len(outs)
             rig.feed(msgs)
             rig.advance(1)
-            rig.spin_until(lambda: len(outs) > before, what="e-stop output")
-            np.testing.assert_allclose(outs[-1].position, np.clip(x["obj.robot.joints.pos"].reshape(-1), LOWER, UPPER), rtol=1e-6)
-            np.testing.assert_allclose(outs[-1].effort, -2.0 * x["obj.robot.joints.vel"].reshape(-1), rtol=1e-5, atol=1e-6)
+            rig.spin_until(lambda: len(outs) > before, what="e-stop output")  # noqa: B023 (waited on before the loop moves on)
+            np.testing.assert_allclose(
+                outs[-1].position, np.clip(x["obj.robot.joints.pos"].reshape(-1), LOWER, UPPER), rtol=1e-6
+            )
+            np.testing.assert_allclose(
+                outs[-1].effort, -2.0 * x["obj.robot.joints.vel"].reshape(-1), rtol=1e-5, atol=1e-6
+            )
         assert len(rig.ticks) == ticks and rig.node.policy.step_count == step  # the policy stopped
         assert "released" in _estop(rig, False).message
         x, msgs = robot.state()
@@ -281,7 +295,9 @@ def test_limits_from_the_file_and_a_limits_file_clamp_and_are_counted(legged_fil
 
 def test_an_unmeasured_output_joint_fails_configure_only_with_a_soft_start(legged_file, tmp_path):
     mapping = tmp_path / "mapping.yaml"
-    mapping.write_text("components:\n  output.joint_targets.pd: {names: [" + ", ".join(f"m{j}" for j in range(12)) + "]}\n")
+    mapping.write_text(
+        "components:\n  output.joint_targets.pd: {names: [" + ", ".join(f"m{j}" for j in range(12)) + "]}\n"
+    )
     with Rig(legged_file, params={"soft_start_s": 0.5, "mapping_file": str(mapping)}) as rig:
         assert rig.node.start_failed and rig.node.lifecycle_state == "unconfigured"
     with Rig(legged_file, params={"soft_start_s": 0, "mapping_file": str(mapping)}) as rig:  # an int for a double

@@ -64,10 +64,26 @@ def test_node_process_runs_an_upstream_layout_file_tick_by_tick(tmp_path):
     )
     domain, ns = unique_domain(), f"/up{os.getpid()}"
     proc = subprocess.Popen(
-        [SCRIPT, "--ros-args", "-p", f"policy_path:={path}", "-p", "first_step:=1",
-         "-p", "execution_providers:=[CUDA,CPU]", "-p", "input_timeout_s:=0.0", "-p", "soft_start_s:=0.0", "-r", f"__ns:={ns}"],
+        [
+            SCRIPT,
+            "--ros-args",
+            "-p",
+            f"policy_path:={path}",
+            "-p",
+            "first_step:=1",
+            "-p",
+            "execution_providers:=[CUDA,CPU]",
+            "-p",
+            "input_timeout_s:=0.0",
+            "-p",
+            "soft_start_s:=0.0",
+            "-r",
+            f"__ns:={ns}",
+        ],
         env={**os.environ, "ROS_DOMAIN_ID": str(domain), "PYTHONUNBUFFERED": "1"},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     tensors, joints, imu, twist = _messages()
     context = Context()
@@ -93,8 +109,12 @@ def test_node_process_runs_an_upstream_layout_file_tick_by_tick(tmp_path):
         for k, msg in enumerate(outs[:12]):
             want = bare.run(tensors, k + 1)  # upstream's counter: 1, 2, 3, ...
             assert list(msg.name) == list(JOINT_NAMES)
-            np.testing.assert_allclose(msg.effort, want["output.joint_targets.pd.effort"].reshape(-1), rtol=1e-5, atol=1e-5)
-            np.testing.assert_allclose(msg.position, want["output.joint_targets.pd.pos"].reshape(-1), rtol=1e-5, atol=1e-5)
+            np.testing.assert_allclose(
+                msg.effort, want["output.joint_targets.pd.effort"].reshape(-1), rtol=1e-5, atol=1e-5
+            )
+            np.testing.assert_allclose(
+                msg.position, want["output.joint_targets.pd.pos"].reshape(-1), rtol=1e-5, atol=1e-5
+            )
             np.testing.assert_allclose(msg.velocity, want["output.joint_targets.pd.vel"].reshape(-1), atol=0)
         peer.destroy_node()
     finally:

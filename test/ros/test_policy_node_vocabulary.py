@@ -80,12 +80,21 @@ def _inputs(rng):
     joints.velocity[1] = 9.0
     arm_cmd = JointState(name=["a2", "a3", "a1"], position=[float(arm[1]), float(arm[2]), float(arm[0])])
     scan = Float32MultiArray(data=[float(v) for v in t["sensor.ray_caster.scan.height"]])
-    scan.layout.dim = [MultiArrayDimension(label="y", size=3, stride=15), MultiArrayDimension(label="x", size=5, stride=5)]
+    scan.layout.dim = [
+        MultiArrayDimension(label="y", size=3, stride=15),
+        MultiArrayDimension(label="x", size=5, stride=5),
+    ]
     msgs = {
-        IN + "obj/robot/base/odom": odom, IN + "obj/robot/hand/pose": hand, IN + "sensor/imu/chest": imu,
-        IN + "sensor/imu/chest/twist": imu_twist, IN + "cmd/se3_pose/target": target,
-        IN + "cmd/se2_velocity/base_velocity": cmd, IN + "obj/robot/joints": joints, IN + "cmd/joint_pos/arm": arm_cmd,
-        IN + "cmd/float/height": Float32(data=float(t["cmd.float.height"][0])), IN + "cmd/boolean/stand": Bool(data=stand),
+        IN + "obj/robot/base/odom": odom,
+        IN + "obj/robot/hand/pose": hand,
+        IN + "sensor/imu/chest": imu,
+        IN + "sensor/imu/chest/twist": imu_twist,
+        IN + "cmd/se3_pose/target": target,
+        IN + "cmd/se2_velocity/base_velocity": cmd,
+        IN + "obj/robot/joints": joints,
+        IN + "cmd/joint_pos/arm": arm_cmd,
+        IN + "cmd/float/height": Float32(data=float(t["cmd.float.height"][0])),
+        IN + "cmd/boolean/stand": Bool(data=stand),
         IN + "sensor/ray_caster/scan/height": scan,
     }
     tensors = {k: np.asarray(v, dtype=np.float32).reshape(1, -1) for k, v in t.items()}
@@ -101,7 +110,7 @@ def _drive(rig, outputs, ticks):
         tensors, msgs = _inputs(rng)
         rig.feed(msgs)
         rig.advance(1, expect_ticks=1)
-        rig.spin_until(lambda: all(len(got) > k for got in outputs), what=f"outputs of tick {k}")
+        rig.spin_until(lambda: all(len(got) > k for got in outputs), what=f"outputs of tick {k}")  # noqa: B023 (waited on before the loop moves on)
         fed.append(tensors)
     return fed
 
@@ -196,7 +205,9 @@ def test_inspect_lists_the_typed_topics(vocab_file, tmp_path, capsys):
     ):
         assert line in out
     mapping = tmp_path / "map.yaml"
-    mapping.write_text("components:\n  output.joint_targets.arm: {adapter: joint_trajectory, joint_order: [a3, a1, a2]}\n")
+    mapping.write_text(
+        "components:\n  output.joint_targets.arm: {adapter: joint_trajectory, joint_order: [a3, a1, a2]}\n"
+    )
     assert main(["inspect", str(vocab_file), "--mapping", str(mapping)]) == EXIT_OK
     out = capsys.readouterr().out
     assert "output ~/output/joint_targets/arm  [trajectory_msgs/msg/JointTrajectory]" in out
@@ -220,7 +231,9 @@ def test_live_replay_drives_every_adapter_over_real_topics(vocab_file, tmp_path)
     rclpy.init(context=context, domain_id=1 + (os.getpid() * 19 + 57) % 200)
     ns = f"/vocab{os.getpid()}"
     params = {"policy_path": str(vocab_file), "use_sim_time": True, "sim_rate_hz": 200.0, "soft_start_s": 0.0}
-    node = PolicyNode(namespace=ns, context=context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+    node = PolicyNode(
+        namespace=ns, context=context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()]
+    )
     try:
         assert not node.start_failed
         result = replay_live(bag, vocab_file, node=f"{ns}/policy_node", context=context, spin_with=[node], timeout=5.0)

@@ -17,7 +17,11 @@ from std_srvs.srv import Trigger
 from exploy_ros.policy_node import PolicyNode
 from exploy_ros.ticking import RawInbox, build_executor
 
-INPUT_TOPICS = {"foo": "~/input/foo", "bar_baz_group.bar": "~/input/bar_baz_group/bar", "bar_baz_group.baz": "~/input/bar_baz_group/baz"}
+INPUT_TOPICS = {
+    "foo": "~/input/foo",
+    "bar_baz_group.bar": "~/input/bar_baz_group/bar",
+    "bar_baz_group.baz": "~/input/bar_baz_group/baz",
+}
 MODES = {
     "thread": {"tick_mode": "thread"},
     "executor": {"tick_mode": "executor"},
@@ -99,7 +103,9 @@ def test_events_executor_runs_the_node_ticks_in_order_and_serves_reset(lstm_file
     node = PolicyNode(
         namespace="/ev",
         context=context,
-        parameter_overrides=[Parameter(k, value=v) for k, v in {"policy_path": str(lstm_file), **_params(tick_mode="events")}.items()],
+        parameter_overrides=[
+            Parameter(k, value=v) for k, v in {"policy_path": str(lstm_file), **_params(tick_mode="events")}.items()
+        ],
     )
     peer = rclpy.create_node("peer", namespace="/ev", context=context)
     executor: Executor = build_executor("events", context=context)
@@ -108,7 +114,10 @@ def test_events_executor_runs_the_node_ticks_in_order_and_serves_reset(lstm_file
         executor.add_node(peer)
         ticks: list = []
         peer.create_subscription(UInt64, "policy_node/tick", ticks.append, 100)
-        pubs = {n: peer.create_publisher(Float32MultiArray, t.replace("~", "/ev/policy_node"), 10) for n, t in INPUT_TOPICS.items()}
+        pubs = {
+            n: peer.create_publisher(Float32MultiArray, t.replace("~", "/ev/policy_node"), 10)
+            for n, t in INPUT_TOPICS.items()
+        }
         x = tutorial_inputs(np.random.default_rng(7))
         end = time.monotonic() + 20.0
         published = 0.0

@@ -60,7 +60,7 @@ class VocabularyEnv(ExportableEnvironment):
         self._register()
 
     def _randomize(self) -> None:
-        for name, value in self.state.items():
+        for value in self.state.values():
             value[:] = torch.randn(value.shape, generator=self.gen)
         for name in _QUATS:
             self.state[name][:] = random_quat(self.gen)
@@ -75,7 +75,10 @@ class VocabularyEnv(ExportableEnvironment):
             group, item = name.rsplit(".", 1)
             by_group.setdefault(group, []).append(item)
         metadata = {"obj.robot.joints": {"joint_names": list(LEGS)}, "sensor.ray_caster.scan": dict(GRID)}
-        component_metadata = {"cmd.joint_pos.arm": {"joint_names": list(ARM)}, "cmd.float.height": {"range": [-5.0, 5.0]}}
+        component_metadata = {
+            "cmd.joint_pos.arm": {"joint_names": list(ARM)},
+            "cmd.float.height": {"range": [-5.0, 5.0]},
+        }
         for name in list(state):
             if name in component_metadata or name.startswith("cmd."):
                 cm.add_component(Input(name=name, get_from_env_cb=lambda n=name: state[n],

@@ -43,7 +43,10 @@ def test_short_and_full_names_are_accepted(names):
 @pytest.mark.skipif(not MISSING, reason="this onnxruntime has CUDA and TensorRT")
 def test_unavailable_gpu_provider_falls_back_to_cpu_with_a_warning_and_a_log(policy_file, caplog):
     short = {"CUDAExecutionProvider": "CUDA", "TensorrtExecutionProvider": "TensorRT"}[MISSING[0]]
-    with caplog.at_level(logging.WARNING, logger="exploy.runtime"), pytest.warns(ExecutionProviderWarning, match=MISSING[0]):
+    with (
+        caplog.at_level(logging.WARNING, logger="exploy.runtime"),
+        pytest.warns(ExecutionProviderWarning, match=MISSING[0]),
+    ):
         policy = Policy(policy_file, execution_providers=[short, "CPU"])
     assert policy.session.providers == [CPU]
     assert any(MISSING[0] in r.getMessage() for r in caplog.records)

@@ -121,6 +121,11 @@ def test_se2_command_is_clipped_to_its_metadata_ranges(legged_file, tmp_path):
 
 
 def test_malformed_ranges_refuse_the_file_with_the_reason(legged_file, tmp_path):
-    bad = _with_metadata(legged_file, tmp_path / "bad.onnx", CMD, {"ranges": {"lin_vel_x": [2.0, 1.0], "lin_vel_y": [0, 1], "ang_vel_z": [0, 1]}})
+    bad = _with_metadata(
+        legged_file,
+        tmp_path / "bad.onnx",
+        CMD,
+        {"ranges": {"lin_vel_x": [2.0, 1.0], "lin_vel_y": [0, 1], "ang_vel_z": [0, 1]}},
+    )
     with pytest.raises(PolicyFormatError, match=r"ranges.lin_vel_x must satisfy min <= max"):
         Policy(bad)

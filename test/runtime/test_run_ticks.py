@@ -23,7 +23,11 @@ def lstm_policy(tmp_path_factory):
 def test_run_ticks_equals_step_by_step_with_resets(lstm_policy):
     rng = np.random.default_rng(0)
     n = 37
-    inputs = {"foo": rng.normal(size=(n, 1, 4)), "bar_baz_group.bar": rng.normal(size=(n, 2)), "bar_baz_group.baz": rng.normal(size=(n, 1, 2))}
+    inputs = {
+        "foo": rng.normal(size=(n, 1, 4)),
+        "bar_baz_group.bar": rng.normal(size=(n, 2)),
+        "bar_baz_group.baz": rng.normal(size=(n, 1, 2)),
+    }
     resets = np.zeros(n, dtype=bool)
     resets[[0, 12, 30]] = True
     stepped = Policy(lstm_policy)
@@ -44,7 +48,11 @@ def test_run_ticks_equals_step_by_step_with_resets(lstm_policy):
 
 def test_run_ticks_rejects_bad_batches_without_running(lstm_policy):
     policy = Policy(lstm_policy)
-    good = {"foo": np.zeros((3, 1, 4)), "bar_baz_group.bar": np.zeros((3, 1, 2)), "bar_baz_group.baz": np.zeros((3, 1, 2))}
+    good = {
+        "foo": np.zeros((3, 1, 4)),
+        "bar_baz_group.bar": np.zeros((3, 1, 2)),
+        "bar_baz_group.baz": np.zeros((3, 1, 2)),
+    }
     bad = dict(good, foo=np.zeros((3, 1, 4)))
     bad["foo"][2, 0, 1] = np.nan
     with pytest.raises(PolicyRuntimeError, match="'foo' holds NaN or Inf at tick 2"):

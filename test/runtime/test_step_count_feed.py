@@ -34,7 +34,10 @@ def ours(tmp_path_factory) -> pathlib.Path:
 
 def _inputs() -> dict[str, np.ndarray]:
     rng = np.random.default_rng(0)
-    return {n: rng.normal(size=(1, s)).astype(np.float32) for n, s in (("foo", 4), ("bar_baz_group.bar", 2), ("bar_baz_group.baz", 2))}
+    return {
+        n: rng.normal(size=(1, s)).astype(np.float32)
+        for n, s in (("foo", 4), ("bar_baz_group.bar", 2), ("bar_baz_group.baz", 2))
+    }
 
 
 def _file(ours, tmp_path, form) -> pathlib.Path:

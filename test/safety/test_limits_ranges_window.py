@@ -48,7 +48,9 @@ def test_missing_or_huge_limits_file_is_a_clear_error(tmp_path):
 
 
 def test_metadata_limits_need_one_entry_per_joint():
-    limits = limits_from_metadata(["a", "b"], {"position_limits": [[-1, 1], [0, 2]], "effort_limits": [3, 4]}, owner="g")
+    limits = limits_from_metadata(
+        ["a", "b"], {"position_limits": [[-1, 1], [0, 2]], "effort_limits": [3, 4]}, owner="g"
+    )
     assert limits.position["b"] == (0.0, 2.0) and limits.effort["a"] == 3.0
     with pytest.raises(SafetyError, match="one entry per joint \\(2\\), got 1"):
         limits_from_metadata(["a", "b"], {"effort_limits": [3]}, owner="g")

@@ -23,7 +23,9 @@ JOINTS = ("a", "b")
 
 def _layout(limits: JointLimits | None = None, measured=("position", "velocity")) -> JointLayout:
     def tensor(component, role, joints=JOINTS):
-        return JointTensor(component, role, joints, (1, len(joints)), "float32", np.array([JOINTS.index(j) for j in joints]))
+        return JointTensor(
+            component, role, joints, (1, len(joints)), "float32", np.array([JOINTS.index(j) for j in joints])
+        )
 
     return JointLayout(
         joints=JOINTS,
@@ -36,7 +38,10 @@ def _layout(limits: JointLimits | None = None, measured=("position", "velocity")
 
 def _values(q_ab, qd_ab):
     """Measurement tensors (joint order b, a) for positions / velocities given in order a, b."""
-    return {"in.pos": np.array([[q_ab[1], q_ab[0]]], np.float32), "in.vel": np.array([[qd_ab[1], qd_ab[0]]], np.float32)}
+    return {
+        "in.pos": np.array([[q_ab[1], q_ab[0]]], np.float32),
+        "in.vel": np.array([[qd_ab[1], qd_ab[0]]], np.float32),
+    }
 
 
 POLICY = {
@@ -59,7 +64,9 @@ def test_soft_start_blends_from_the_measured_pose_over_soft_start_s():
     q0 = (0.5, -0.5)
     for k, alpha in enumerate((0.0, 0.25, 0.5, 0.75, 1.0, 1.0)):
         out = sup.after_tick(k * 10 * MS, _values(q0 if k == 0 else (9.0, 9.0), (0.0, 0.0)), POLICY)
-        np.testing.assert_allclose(out["out.pos"], [[(1 - alpha) * 0.5 + alpha * 1.0, (1 - alpha) * -0.5 + alpha * 2.0]], rtol=1e-6)
+        np.testing.assert_allclose(
+            out["out.pos"], [[(1 - alpha) * 0.5 + alpha * 1.0, (1 - alpha) * -0.5 + alpha * 2.0]], rtol=1e-6
+        )
         np.testing.assert_allclose(out["out.effort"], [[alpha * 10.0, alpha * -20.0]], rtol=1e-6)
         np.testing.assert_allclose(out["out.vel"], [[alpha * 4.0, alpha * 8.0]], rtol=1e-6)
         np.testing.assert_array_equal(out["out.other"], POLICY["out.other"])  # passed through
@@ -83,7 +90,9 @@ def test_fallback_laws_follow_their_formulas(mode):
     np.testing.assert_array_equal(out["out.vel"], [[0.0, 0.0]])
     if mode == "hold":
         np.testing.assert_allclose(out["out.pos"], [q_hold], rtol=1e-6)
-        np.testing.assert_allclose(out["out.effort"], [[30 * (0.3 - 0.5) - 2 * 2.0, 40 * (-0.4 + 0.1) - 2 * 3.0]], rtol=1e-5)
+        np.testing.assert_allclose(
+            out["out.effort"], [[30 * (0.3 - 0.5) - 2 * 2.0, 40 * (-0.4 + 0.1) - 2 * 3.0]], rtol=1e-5
+        )
     else:
         np.testing.assert_allclose(out["out.pos"], [[0.5, -0.1]], rtol=1e-6)
         np.testing.assert_allclose(out["out.effort"], [[-2 * 2.0, -2 * 3.0]], rtol=1e-6)
@@ -143,7 +152,9 @@ def test_a_limit_equal_to_a_float32_output_is_not_a_clamp():
 
 def test_non_finite_result_enters_fallback():
     sup, _ = _supervisor(soft_start_s=0.0)
-    out = sup.after_tick(0, _values((0.1, 0.2), (0, 0)), dict(POLICY, **{"out.vel": np.array([[np.nan, 0]], np.float32)}))
+    out = sup.after_tick(
+        0, _values((0.1, 0.2), (0, 0)), dict(POLICY, **{"out.vel": np.array([[np.nan, 0]], np.float32)})
+    )
     assert sup.label == "fallback: non-finite result" and sup.counters.non_finite_results == 1
     assert all(np.isfinite(v).all() for v in out.values())
 

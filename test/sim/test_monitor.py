@@ -23,7 +23,9 @@ def _trajectory(heights: list[float], pitch_deg: list[float], q: list[list[float
 
 def test_a_robot_whose_base_drops_below_half_its_height_is_reported_fallen_at_that_time() -> None:
     traj = _trajectory([0.30, 0.25, 0.14, 0.05], [0, 5, 20, 80], [[0.0, 0.0]] * 4)
-    result = stability(traj, joint_names=["a", "b"], joint_lower=np.array([-1.0, -1.0]), joint_upper=np.array([1.0, 1.0]))
+    result = stability(
+        traj, joint_names=["a", "b"], joint_lower=np.array([-1.0, -1.0]), joint_upper=np.array([1.0, 1.0])
+    )
     assert result.fell and result.fall_time_s == pytest.approx(0.015)
     assert result.base_height_min == pytest.approx(0.05) and result.max_tilt_deg == pytest.approx(80.0)
     assert "FELL at 0.02 s" in result.describe() or "FELL at 0.01 s" in result.describe()
@@ -33,7 +35,9 @@ def test_a_standing_robot_with_joint_limit_hits_and_tracking_error() -> None:
     q = [[0.0, 1.0], [0.5, 0.2], [-0.9995, 0.2]]
     target = [[0.1, 1.0], [0.5, 0.0], [-1.0, 0.2]]
     traj = _trajectory([0.3, 0.3, 0.29], [0, 1, 2], q, target)
-    result = stability(traj, joint_names=["a", "b"], joint_lower=np.array([-1.0, -1.0]), joint_upper=np.array([1.0, 1.0]))
+    result = stability(
+        traj, joint_names=["a", "b"], joint_lower=np.array([-1.0, -1.0]), joint_upper=np.array([1.0, 1.0])
+    )
     assert not result.fell and result.fall_time_s is None
     assert result.joint_limit_hits == 2 and result.joint_limit_hit_joints == ["a", "b"]
     errors = np.array([0.1, 0.0, 0.0, 0.2, 0.0005, 0.0])

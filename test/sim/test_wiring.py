@@ -11,7 +11,9 @@ from exploy.sim.wiring import JointCommandDecoder
 
 def test_commands_are_reordered_by_name_and_efforts_win_in_auto_mode() -> None:
     decoder = JointCommandDecoder(["a", "b", "c"])
-    cmd = decoder.decode(["c", "x", "a", "b"], position=[3.0, 9.0, 1.0, 2.0], velocity=[], effort=[30.0, 90.0, 10.0, 20.0])
+    cmd = decoder.decode(
+        ["c", "x", "a", "b"], position=[3.0, 9.0, 1.0, 2.0], velocity=[], effort=[30.0, 90.0, 10.0, 20.0]
+    )
     assert cmd.effort.tolist() == [10.0, 20.0, 30.0] and cmd.pos.tolist() == [1.0, 2.0, 3.0]  # tracking reference
     pos = JointCommandDecoder(["a", "b", "c"], mode="position").decode(
         ["c", "a", "b"], position=[3.0, 1.0, 2.0], velocity=[0.3, 0.1, 0.2], effort=[])

@@ -186,18 +186,18 @@ class ContextManager:
         return self.outputs() + self.memories()
 
     def get_input_names(self) -> list[str]:
-        return [e.input_name for e in self.graph_inputs()]  # type: ignore[misc]
+        return [e.input_name for e in self.graph_inputs()]  # type: ignore[misc]  # graph inputs/outputs always have the name
 
     def get_output_names(self) -> list[str]:
-        return [e.output_name for e in self.graph_outputs()]  # type: ignore[misc]
+        return [e.output_name for e in self.graph_outputs()]  # type: ignore[misc]  # graph inputs/outputs always have the name
 
     def get_inputs(self, to_numpy: bool = False) -> dict[str, Any]:
         """Current input and memory values by graph input name."""
-        return {e.input_name: _value(e, to_numpy) for e in self.graph_inputs()}
+        return {e.input_name: _value(e, to_numpy) for e in self.graph_inputs()}  # type: ignore[misc]  # graph inputs/outputs always have the name
 
     def get_outputs(self, to_numpy: bool = False) -> dict[str, Any]:
         """Current output and memory values by graph output name."""
-        return {e.output_name: _value(e, to_numpy) for e in self.graph_outputs()}
+        return {e.output_name: _value(e, to_numpy) for e in self.graph_outputs()}  # type: ignore[misc]  # graph inputs/outputs always have the name
 
     def specs(self) -> list[ComponentSpec]:
         """The component index written into the file."""

@@ -10,7 +10,9 @@ from onnx import TensorProto, helper
 from exploy.format import names
 
 
-def _branch(model: onnx.ModelProto, prefix: str, outer_inputs: set[str], outputs: Sequence[str]) -> tuple[onnx.GraphProto, list[onnx.TensorProto]]:
+def _branch(
+    model: onnx.ModelProto, prefix: str, outer_inputs: set[str], outputs: Sequence[str]
+) -> tuple[onnx.GraphProto, list[onnx.TensorProto]]:
     """Turn an exported model into an ``If`` branch reading the outer graph's inputs.
 
     Every value the branch defines is prefixed so the two branches cannot collide; its

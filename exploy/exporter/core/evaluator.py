@@ -11,8 +11,8 @@ from tqdm import tqdm
 
 from exploy.exporter.core import sim_checks
 from exploy.exporter.core.context_manager import ContextManager, Registered
-from exploy.exporter.core.evaluation_report import EvaluationReport, Mismatch
 from exploy.exporter.core.errors import EvaluationError
+from exploy.exporter.core.evaluation_report import EvaluationReport, Mismatch
 from exploy.exporter.core.exportable_environment import ExportableEnvironment, connect_evaluation_hooks
 from exploy.exporter.core.tracing import dtype_problem
 from exploy.format import names
@@ -63,17 +63,20 @@ class _SideBySide:
     # -- ONNX side ----------------------------------------------------------------------------
 
     def memory_from_env(self) -> dict[str, np.ndarray]:
-        return {e.input_name: _np(e.read()) for e in self.cm.memories()}
+        # memory/output components always name their tensors
+        return {e.input_name: _np(e.read()) for e in self.cm.memories()}  # type: ignore[misc]
 
     def read_inputs(self) -> dict[str, np.ndarray]:
-        return {e.input_name: _np(e.read()) for e in self.cm.inputs()}
+        # input components always name their tensors
+        return {e.input_name: _np(e.read()) for e in self.cm.inputs()}  # type: ignore[misc]
 
     def run(self, tick: int, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         feed = {**inputs, **self.memory, names.STEP_COUNT: np.array(tick, dtype=np.int32)}
         feed = {k: v for k, v in feed.items() if k in self.session.input_names}
         outputs = self.session.run(feed)
         self.memory = {
-            e.input_name: outputs[e.output_name] for e in self.cm.memories() if e.output_name in outputs
+            # memory/output components always name their tensors
+            e.input_name: outputs[e.output_name] for e in self.cm.memories() if e.output_name in outputs  # type: ignore[misc]
         }
         return outputs
 
@@ -141,7 +144,8 @@ class _SideBySide:
     def compare_outputs(self, outputs: dict[str, np.ndarray], substep: int | None) -> None:
         for entry in self.cm.graph_outputs():
             self.compare(
-                entry.output_name, _np(entry.read()), outputs[entry.output_name], substep, self.labels.get(entry.name)
+                # memory/output components always name their tensors
+                entry.output_name, _np(entry.read()), outputs[entry.output_name], substep, self.labels.get(entry.name)  # type: ignore[arg-type,index]
             )
 
 
@@ -313,7 +317,7 @@ def evaluate(
         print(report.summary())
     if not report.ok and pause_on_failure and sys.stdin is not None and sys.stdin.isatty():
         input("exploy evaluate: export mismatch. Press Enter to continue...")
-    return report.ok, report.observations
+    return report.ok, report.observations  # type: ignore[return-value]  # _run always sets observations
 
 
 def _positive(name: str, value: Any) -> int:

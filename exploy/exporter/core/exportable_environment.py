@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 
@@ -125,6 +125,7 @@ def connect_evaluation_hooks(
         True when the environment takes the ``reset`` hook.
     """
     register = env.register_evaluation_hooks
+    params: Mapping[str, inspect.Parameter]
     try:
         params = inspect.signature(register).parameters
     except (TypeError, ValueError):  # builtins or C callables: assume the tutorial's form
@@ -134,7 +135,7 @@ def connect_evaluation_hooks(
     ]
     takes_var = any(p.kind is p.VAR_POSITIONAL for p in params.values())
     if params and "reset" not in params and not takes_var and len(positional) == 2:
-        register(update=update, evaluate_substep=evaluate_substep)
+        register(update=update, evaluate_substep=evaluate_substep)  # type: ignore[call-arg]  # upstream's two-hook form
         return False
     register(update, reset, evaluate_substep)
     return True

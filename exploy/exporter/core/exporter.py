@@ -143,7 +143,8 @@ def export_environment_as_onnx(
 
     check_against_eager(session, probe_inputs, output_names, eager, decimation, trace_notes, rerun=rerun)
     if probe and decimation > 1:
-        probe_sim_rate_outputs(session, probe_inputs, [e.output_name for e in cm.outputs()])
+        # output components always name their tensors
+        probe_sim_rate_outputs(session, probe_inputs, [e.output_name for e in cm.outputs()])  # type: ignore[misc]
     if verbose:
         _print_summary(paths, specs, decimation, sim_dt)
     return paths.main

@@ -48,7 +48,9 @@ class TracedPolicy(torch.nn.Module):
         if self.mode is ExportMode.Default:
             obs = env.compute_observations()
             if self.check_shapes:
-                _check_shape("compute_observations()", obs, env.empty_actor_observations(), "empty_actor_observations()")
+                _check_shape(
+                    "compute_observations()", obs, env.empty_actor_observations(), "empty_actor_observations()"
+                )
             actions = self._run_actor(obs) if self.check_shapes else self.actor(obs)
             if self.check_shapes:
                 _check_shape("the actor", actions, env.empty_actions(), "empty_actions()")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 
 from exploy.exporter.core.actor import ExportableActor
@@ -38,7 +40,7 @@ class RslRlActor(ExportableActor):
             )
         if hasattr(model, "cnn") or hasattr(model, "cnns"):
             raise MjlabExportError("rsl_rl actors with a CNN encoder are not supported by the mjlab adapter")
-        self.model = model.eval()
+        self.model: Any = model.eval()  # an rsl_rl actor model: its parts are looked up by name
         self.recurrent = hasattr(model, "rnn") and hasattr(model, "get_hidden_state")
         self.obs_group = obs_group
         self.clip_actions = clip_actions

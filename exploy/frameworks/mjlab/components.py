@@ -123,16 +123,17 @@ def candidate_inputs(env: ManagerBasedRlEnv, proxies: dict[str, EntityDataProxy]
     cm = env.command_manager
     for term_name in cm.active_terms:
         term = cm.get_term(term_name)
-        tensor = getattr(term, "command", None)
+        tensor = getattr(term, "command", None)  # type: ignore[assignment]  # checked to be a Tensor just below
         if not isinstance(tensor, torch.Tensor) or getattr(term, "command", None) is not tensor:
             continue  # not a stable tensor: if the observations read it, evaluate names it
         ranges = getattr(getattr(term, "cfg", None), "ranges", None)
         if tensor.shape[-1] == 3 and ranges is not None and hasattr(ranges, "lin_vel_x"):
             meta = {"ranges": {k: list(getattr(ranges, k)) for k in ("lin_vel_x", "lin_vel_y", "ang_vel_z")}}
-            out.append(Candidate(tensor, (lambda t=term: t.command), None,
+            out.append(Candidate(tensor, (lambda t=term: t.command), None,  # type: ignore[misc]  # mypy cannot type a lambda whose defaults bind loop values
                                  f"cmd.se2_velocity.{_token(term_name)}", metadata=meta))
         else:
-            out.append(Candidate(tensor, (lambda t=term: t.command), None, f"cmd.{_token(term_name)}"))
+            # mypy cannot type a lambda whose defaults bind loop values
+            out.append(Candidate(tensor, (lambda t=term: t.command), None, f"cmd.{_token(term_name)}"))  # type: ignore[misc]
     return out
 
 
@@ -197,7 +198,9 @@ def register_outputs(cm: ContextManager, env: ManagerBasedRlEnv) -> list[str]:
         if any(v is not None for v in effort_limit):
             meta["effort_limit"] = effort_limit
         items = [
-            Output(name=item, get_from_env_cb=(lambda buf=getattr(live, attr), i=ids: buf[:, i]))
+            # The default binds this item's buffer now (a closure would see the last loop values).
+            # mypy cannot type a lambda whose defaults bind loop values
+            Output(name=item, get_from_env_cb=(lambda buf=getattr(live, attr), i=ids: buf[:, i]))  # type: ignore[misc]  # noqa: B008
             for item, attr in (("pos", "joint_pos_target"), ("vel", "joint_vel_target"),
                                ("effort", "joint_effort_target"))
         ]
@@ -223,8 +226,10 @@ def register_memory(cm: ContextManager, env: ManagerBasedRlEnv) -> list[str]:
     for term_name in am.active_terms:
         term = am.get_term(term_name)
         if isinstance(term, BaseAction):
-            items.append(memory(f"{_token(term_name)}.raw_actions", lambda t=term: t._raw_actions))
-            items.append(memory(f"{_token(term_name)}.processed_actions", lambda t=term: t._processed_actions))
+            # mypy cannot type a lambda whose defaults bind loop values
+            items.append(memory(f"{_token(term_name)}.raw_actions", lambda t=term: t._raw_actions))  # type: ignore[misc]
+            # mypy cannot type a lambda whose defaults bind loop values
+            items.append(memory(f"{_token(term_name)}.processed_actions", lambda t=term: t._processed_actions))  # type: ignore[misc]
     cm.add_components(items)
     return [m.name for m in items]
 

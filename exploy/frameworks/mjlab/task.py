@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import io
 import pathlib
-from dataclasses import asdict, dataclass
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import torch
