@@ -60,3 +60,15 @@ def guarded(label: str, *, release: bool = False) -> Callable[[Transition], Tran
         return run
 
     return wrap
+
+
+def destroy_all(destroy: list[tuple[Callable[[Any], Any], Any]]) -> None:
+    """Call every ``method(entity)`` of ``destroy``, even after one fails, then raise the first failure."""
+    failures = []
+    for method, entity in destroy:
+        try:
+            method(entity)
+        except Exception as err:  # keep going: release the rest
+            failures.append(err)
+    if failures:
+        raise failures[0]
