@@ -25,7 +25,6 @@ Factories for the CLI: :func:`make_mlp_example` and :func:`make_lstm_example`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -39,10 +38,9 @@ from exploy.examples.quadruped_sim import (
     SimConfig,
     quat_rotate_inverse,
 )
+from exploy.examples.quadruped_task import QuadrupedTask, StateGetters, env_metadata, observation_names
 from exploy.exporter.core.actor import ExportableActor, add_actor_memory
-from exploy.exporter.core.context_manager import Group, Input, Memory, Output
 from exploy.exporter.core.exportable_environment import ExportableEnvironment
-from exploy.runtime.policy import INITIAL_VALUE_KEY
 
 __all__ = [
     "JOINT_NAMES",
@@ -108,19 +106,32 @@ class LeggedRobotEnv(ExportableEnvironment):
             raise ValueError(f"decimation, episode_length and history_length must be >= 1: {self.cfg}")
         self.sim = QuadrupedSim(sim_config if sim_config is not None else SimConfig())
 
-        self._gravity_w = torch.tensor([[0.0, 0.0, -1.0]])
-        self._command_scale = torch.tensor([self.cfg.command_scale])
-        self._effort_limit = torch.tensor([list(self.cfg.effort_limits) * 4])
-
-        n = NUM_JOINTS
-        # Memory: persists across policy steps inside the exported graph.
-        self.last_actions = torch.zeros(1, n)
-        self.joint_pos_target = torch.zeros(1, n)
-        self.joint_pos_history = torch.zeros(1, n * self.cfg.history_length)
-        # Outputs written by apply_actions() at the sim rate.
-        self.joint_effort = torch.zeros(1, n)
-        self.joint_pos_command = torch.zeros(1, n)
-        self.joint_vel_command = torch.zeros(1, n)
+        self.task = QuadrupedTask(
+            history_length=self.cfg.history_length,
+            action_scale=self.cfg.action_scale,
+            kp=self.cfg.kp,
+            kd=self.cfg.kd,
+            effort_limits=list(self.cfg.effort_limits) * 4,
+            ang_vel_scale=self.cfg.ang_vel_scale,
+            joint_vel_scale=self.cfg.joint_vel_scale,
+            command_scale=self.cfg.command_scale,
+        )
+        sim = self.sim
+        self._state = StateGetters(
+            joint_pos=lambda: sim.joint_pos,
+            joint_vel=lambda: sim.joint_vel,
+            base_quat=lambda: sim.base_quat,
+            base_ang_vel=lambda: sim.base_ang_vel,
+            command=lambda: sim.command,
+        )
+        task = self.task
+        # The task's buffers, under the environment's names (the very same tensors).
+        self.last_actions, self.joint_pos_target, self.joint_pos_history = (
+            task.last_actions, task.joint_pos_target, task.joint_pos_history,
+        )
+        self.joint_effort, self.joint_pos_command, self.joint_vel_command = (
+            task.joint_effort, task.joint_pos_command, task.joint_vel_command,
+        )
 
         self._episode_step = 0
         self._hook_update: Callable[[], None] | None = None
@@ -148,13 +159,7 @@ class LeggedRobotEnv(ExportableEnvironment):
 
     def _reset_buffers(self) -> None:
         self._episode_step = 0
-        self.last_actions.zero_()
-        self.joint_pos_target[:] = self.sim.default_joint_pos
-        rel = self.sim.joint_pos - self.sim.default_joint_pos
-        self.joint_pos_history[:] = rel.repeat(1, self.cfg.history_length)
-        self.joint_effort.zero_()
-        self.joint_pos_command[:] = self.joint_pos_target
-        self.joint_vel_command.zero_()
+        self.task.reset(joint_pos=self.sim.joint_pos, default_joint_pos=self.sim.default_joint_pos)
 
     def reset(self) -> torch.Tensor:
         """Restore the initial state of robot and buffers; returns the first observations."""
@@ -163,101 +168,21 @@ class LeggedRobotEnv(ExportableEnvironment):
         return self.compute_observations()
 
     def _register_components(self) -> None:
-        sim = self.sim
-        cm = self.context_manager()
-        cm.add_group(
-            Group(
-                name="obj.robot.joints",
-                items=[
-                    Input(name="pos", get_from_env_cb=lambda: sim.joint_pos),
-                    Input(name="vel", get_from_env_cb=lambda: sim.joint_vel),
-                ],
-                metadata={"joint_names": list(JOINT_NAMES)},
-            )
-        )
-        cm.add_group(
-            Group(
-                name="obj.robot.base",
-                items=[
-                    Input(name="w_Q_b", get_from_env_cb=lambda: sim.base_quat),
-                    Input(name="ang_vel_b_rt_w_in_b", get_from_env_cb=lambda: sim.base_ang_vel),
-                ],
-            )
-        )
-        cm.add_component(
-            Input(
-                name="cmd.se2_velocity.base_velocity",
-                get_from_env_cb=lambda: sim.command,
-                metadata={"description": "Base velocity command (vx, vy, wz) in the base frame."},
-            )
-        )
-        cm.add_group(
-            Group(
-                name="output.joint_targets.pd",
-                items=[
-                    Output(name="effort", get_from_env_cb=lambda: self.joint_effort),
-                    Output(name="pos", get_from_env_cb=lambda: self.joint_pos_command),
-                    Output(name="vel", get_from_env_cb=lambda: self.joint_vel_command),
-                ],
-                metadata={
-                    "type": "joint_targets",
-                    "names": list(JOINT_NAMES),
-                    "stiffness": [self.cfg.kp] * NUM_JOINTS,
-                    "damping": [self.cfg.kd] * NUM_JOINTS,
-                    # Read by the node's safety layer (clamps what it publishes): the same bounds
-                    # apply_actions() clamps to, one entry per joint name.
-                    "position_limits": [list(pair) for pair in sim.cfg.joint_pos_limits] * 4,
-                    "effort_limits": list(self.cfg.effort_limits) * 4,
-                },
-            )
-        )
-        # Memory that does not start at zero carries its reset value, so the runtime on the
-        # robot starts (and resets) exactly where the environment does.
-        cm.add_components(
-            [
-                Memory(name="last_actions", get_from_env_cb=lambda: self.last_actions),
-                Memory(
-                    name="joint_pos_target",
-                    get_from_env_cb=lambda: self.joint_pos_target,
-                    metadata={INITIAL_VALUE_KEY: self.joint_pos_target.tolist()},
-                ),
-                Memory(
-                    name="joint_pos_history",
-                    get_from_env_cb=lambda: self.joint_pos_history,
-                    metadata={INITIAL_VALUE_KEY: self.joint_pos_history.tolist()},
-                ),
-            ]
-        )
+        position_limits = [list(pair) for pair in self.sim.cfg.joint_pos_limits] * 4
+        self.task.register(self.context_manager(), self._state, position_limits=position_limits)
 
     # -- traced: observations and actions ---------------------------------------------------
 
     def projected_gravity(self) -> torch.Tensor:
         """World gravity direction (0, 0, -1) expressed in the base frame, shape (1, 3)."""
-        return quat_rotate_inverse(self.sim.base_quat, self._gravity_w)
+        return quat_rotate_inverse(self.sim.base_quat, self.task.gravity_w)
 
     def compute_observations(self) -> torch.Tensor:
-        sim = self.sim
-        return torch.cat(
-            [
-                sim.base_ang_vel * self.cfg.ang_vel_scale,
-                self.projected_gravity(),
-                sim.command * self._command_scale,
-                sim.joint_pos - sim.default_joint_pos,
-                sim.joint_vel * self.cfg.joint_vel_scale,
-                self.last_actions,
-                self.joint_pos_history,
-            ],
-            dim=-1,
-        )
+        return self.task.observations(self._state, self.sim.default_joint_pos)
 
     def process_actions(self, actions: torch.Tensor) -> None:
         """Store the actions, set the joint targets and push the current joints into the history."""
-        sim = self.sim
-        self.last_actions[:] = actions
-        self.joint_pos_target[:] = sim.default_joint_pos + self.cfg.action_scale * actions
-        self.joint_pos_history[:] = torch.cat(
-            [self.joint_pos_history[:, NUM_JOINTS:], sim.joint_pos - sim.default_joint_pos], dim=-1
-        )
+        self.task.process_actions(actions, self.sim.joint_pos, self.sim.default_joint_pos)
 
     def clamped_target(self) -> torch.Tensor:
         """The joint position targets clamped to the joint position limits."""
@@ -266,19 +191,14 @@ class LeggedRobotEnv(ExportableEnvironment):
 
     def pd_effort(self, target: torch.Tensor) -> torch.Tensor:
         """PD effort towards ``target`` from the current joint state, clamped to the effort limits."""
-        sim = self.sim
-        effort = self.cfg.kp * (target - sim.joint_pos) - self.cfg.kd * sim.joint_vel
-        return torch.minimum(torch.maximum(effort, -self._effort_limit), self._effort_limit)
+        sim, task = self.sim, self.task
+        effort = task.kp * (target - sim.joint_pos) - task.kd * sim.joint_vel
+        return torch.minimum(torch.maximum(effort, -task.effort_limit), task.effort_limit)
 
     def apply_actions(self) -> None:
         """PD law at sim rate: reads the target Memory and the current joint state."""
-        # Derive the outputs from an expression, never `buf[:] = memory_tensor`: torch's
-        # TorchScript ONNX export drops the earlier in-place write to a Memory tensor that is
-        # then copied verbatim (warning "Removing mutation from node aten::copy_ on block input").
-        target = self.clamped_target()
-        self.joint_effort[:] = self.pd_effort(target)
-        self.joint_pos_command[:] = target
-        self.joint_vel_command[:] = torch.zeros_like(target)  # the PD law's velocity target
+        sim = self.sim
+        self.task.apply(sim.joint_pos, sim.joint_vel, sim.joint_pos_lower, sim.joint_pos_upper)
 
     # -- evaluation loop --------------------------------------------------------------------
 
@@ -334,24 +254,10 @@ class LeggedRobotEnv(ExportableEnvironment):
         return torch.zeros(1, NUM_JOINTS)
 
     def metadata(self) -> dict[str, str]:
-        # base_names: {articulation: base body}, read by upstream's controller to tell the
-        # floating base's obj.<art>.<base>.* inputs from other bodies.
-        return {
-            "robot": "exploy_quadruped",
-            "example": "exploy.examples.legged_robot",
-            "base_names": json.dumps({"robot": "base"}),
-        }
+        return env_metadata("exploy_quadruped", "exploy.examples.legged_robot")
 
     def get_observation_names(self) -> list[str]:
-        names = [f"base_ang_vel_{a}" for a in "xyz"]
-        names += [f"projected_gravity_{a}" for a in "xyz"]
-        names += ["cmd_vx", "cmd_vy", "cmd_wz"]
-        names += [f"joint_pos_rel_{j}" for j in JOINT_NAMES]
-        names += [f"joint_vel_{j}" for j in JOINT_NAMES]
-        names += [f"last_action_{j}" for j in JOINT_NAMES]
-        for lag in range(self.cfg.history_length, 0, -1):  # oldest first
-            names += [f"joint_pos_rel_lag{lag}_{j}" for j in JOINT_NAMES]
-        return names
+        return observation_names(self.cfg.history_length)
 
     def observations_reset(self) -> torch.Tensor:
         """Observations of the current state, without resetting it.

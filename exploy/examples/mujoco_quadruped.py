@@ -26,11 +26,10 @@ import torch
 
 from exploy.examples.legged_robot import LstmActor, MlpActor, _seeded
 from exploy.examples.mujoco_quadruped_model import EFFORT_LIMITS, quadruped_mjcf, stance, write_mjcf
-from exploy.examples.quadruped_sim import JOINT_NAMES, NUM_JOINTS, quat_rotate_inverse
+from exploy.examples.quadruped_sim import JOINT_NAMES, NUM_JOINTS
+from exploy.examples.quadruped_task import QuadrupedTask, StateGetters, env_metadata, observation_names
 from exploy.exporter.core.actor import add_actor_memory
-from exploy.exporter.core.context_manager import Group, Input, Memory, Output
 from exploy.exporter.core.exportable_environment import ExportableEnvironment
-from exploy.runtime.policy import INITIAL_VALUE_KEY
 from exploy.sim.mujoco_robot import MujocoRobot
 from exploy.sim.state import TensorMirror
 
@@ -100,16 +99,31 @@ class MujocoQuadrupedEnv(ExportableEnvironment):
         self.default_joint_pos = torch.tensor([stance()])
         self.joint_lower = torch.tensor([robot.joint_lower.tolist()], dtype=torch.float32)
         self.joint_upper = torch.tensor([robot.joint_upper.tolist()], dtype=torch.float32)
-        self._effort_limit = torch.tensor([list(EFFORT_LIMITS) * 4])
-        self._gravity_w = torch.tensor([[0.0, 0.0, -1.0]])
-        self._command_scale = torch.tensor([self.cfg.command_scale])
-
-        n = NUM_JOINTS
-        self.last_actions = torch.zeros(1, n)
-        self.joint_pos_target = torch.zeros(1, n)
-        self.joint_pos_history = torch.zeros(1, n * self.cfg.history_length)
-        self.joint_effort = torch.zeros(1, n)
-        self.joint_pos_command = torch.zeros(1, n)
+        self.task = QuadrupedTask(
+            history_length=self.cfg.history_length,
+            action_scale=self.cfg.action_scale,
+            kp=self.cfg.kp,
+            kd=self.cfg.kd,
+            effort_limits=list(EFFORT_LIMITS) * 4,
+            ang_vel_scale=self.cfg.ang_vel_scale,
+            joint_vel_scale=self.cfg.joint_vel_scale,
+            command_scale=self.cfg.command_scale,
+        )
+        self._state = StateGetters(
+            joint_pos=lambda: self.joint_pos,
+            joint_vel=lambda: self.joint_vel,
+            base_quat=lambda: self.base_quat,
+            base_ang_vel=lambda: self.base_ang_vel,
+            command=lambda: self.command,
+        )
+        task = self.task
+        # The task's buffers, under the environment's names (the very same tensors).
+        self.last_actions, self.joint_pos_target, self.joint_pos_history = (
+            task.last_actions, task.joint_pos_target, task.joint_pos_history,
+        )
+        self.joint_effort, self.joint_pos_command, self.joint_vel_command = (
+            task.joint_effort, task.joint_pos_command, task.joint_vel_command,
+        )
 
         self._episode_step = 0
         self._hook_update: Callable[[], None] | None = None
@@ -131,12 +145,7 @@ class MujocoQuadrupedEnv(ExportableEnvironment):
     def _reset_buffers(self) -> None:
         self._episode_step = 0
         self.mirror.refresh()
-        self.last_actions.zero_()
-        self.joint_pos_target[:] = self.default_joint_pos
-        rel = self.joint_pos - self.default_joint_pos
-        self.joint_pos_history[:] = rel.repeat(1, self.cfg.history_length)
-        self.joint_effort.zero_()
-        self.joint_pos_command[:] = self.joint_pos_target
+        self.task.reset(joint_pos=self.joint_pos, default_joint_pos=self.default_joint_pos)
 
     def reset(self) -> torch.Tensor:
         """Back to the ``home`` keyframe; returns the first observations."""
@@ -145,94 +154,22 @@ class MujocoQuadrupedEnv(ExportableEnvironment):
         return self.compute_observations()
 
     def _register_components(self) -> None:
-        cm = self.context_manager()
-        cm.add_group(
-            Group(
-                name="obj.robot.joints",
-                items=[
-                    Input(name="pos", get_from_env_cb=lambda: self.joint_pos),
-                    Input(name="vel", get_from_env_cb=lambda: self.joint_vel),
-                ],
-                metadata={"joint_names": list(JOINT_NAMES)},
-            )
-        )
-        cm.add_group(
-            Group(
-                name="obj.robot.base",
-                items=[
-                    Input(name="w_Q_b", get_from_env_cb=lambda: self.base_quat),
-                    Input(name="ang_vel_b_rt_w_in_b", get_from_env_cb=lambda: self.base_ang_vel),
-                ],
-                metadata={"base_names": ["base"], "site": "imu"},
-            )
-        )
-        cm.add_component(
-            Input(
-                name="cmd.se2_velocity.base_velocity",
-                get_from_env_cb=lambda: self.command,
-                metadata={"description": "Base velocity command (vx, vy, wz) in the base frame."},
-            )
-        )
-        cm.add_group(
-            Group(
-                name="output.joint_targets.pd",
-                items=[
-                    Output(name="effort", get_from_env_cb=lambda: self.joint_effort),
-                    Output(name="pos", get_from_env_cb=lambda: self.joint_pos_command),
-                ],
-                metadata={
-                    "names": list(JOINT_NAMES),
-                    "stiffness": [self.cfg.kp] * NUM_JOINTS,
-                    "damping": [self.cfg.kd] * NUM_JOINTS,
-                },
-            )
-        )
-        cm.add_components(
-            [
-                Memory(name="last_actions", get_from_env_cb=lambda: self.last_actions),
-                Memory(
-                    name="joint_pos_target",
-                    get_from_env_cb=lambda: self.joint_pos_target,
-                    metadata={INITIAL_VALUE_KEY: self.joint_pos_target.tolist()},
-                ),
-                Memory(
-                    name="joint_pos_history",
-                    get_from_env_cb=lambda: self.joint_pos_history,
-                    metadata={INITIAL_VALUE_KEY: self.joint_pos_history.tolist()},
-                ),
-            ]
+        limits = list(zip(self.robot.joint_lower.tolist(), self.robot.joint_upper.tolist()))
+        self.task.register(
+            self.context_manager(), self._state, position_limits=limits, base_group_metadata={"site": "imu"}
         )
 
     # -- traced -----------------------------------------------------------------------------
 
     def compute_observations(self) -> torch.Tensor:
-        gravity_b = quat_rotate_inverse(self.base_quat, self._gravity_w)
-        return torch.cat(
-            [
-                self.base_ang_vel * self.cfg.ang_vel_scale,
-                gravity_b,
-                self.command * self._command_scale,
-                self.joint_pos - self.default_joint_pos,
-                self.joint_vel * self.cfg.joint_vel_scale,
-                self.last_actions,
-                self.joint_pos_history,
-            ],
-            dim=-1,
-        )
+        return self.task.observations(self._state, self.default_joint_pos)
 
     def process_actions(self, actions: torch.Tensor) -> None:
-        self.last_actions[:] = actions
-        self.joint_pos_target[:] = self.default_joint_pos + self.cfg.action_scale * actions
-        self.joint_pos_history[:] = torch.cat(
-            [self.joint_pos_history[:, NUM_JOINTS:], self.joint_pos - self.default_joint_pos], dim=-1
-        )
+        self.task.process_actions(actions, self.joint_pos, self.default_joint_pos)
 
     def apply_actions(self) -> None:
         """PD law at sim rate towards the clamped target; effort clamped to the motor limits."""
-        target = torch.minimum(torch.maximum(self.joint_pos_target, self.joint_lower), self.joint_upper)
-        effort = self.cfg.kp * (target - self.joint_pos) - self.cfg.kd * self.joint_vel
-        self.joint_effort[:] = torch.minimum(torch.maximum(effort, -self._effort_limit), self._effort_limit)
-        self.joint_pos_command[:] = target
+        self.task.apply(self.joint_pos, self.joint_vel, self.joint_lower, self.joint_upper)
 
     # -- evaluation loop --------------------------------------------------------------------
 
@@ -277,18 +214,10 @@ class MujocoQuadrupedEnv(ExportableEnvironment):
         return torch.zeros(1, NUM_JOINTS)
 
     def metadata(self) -> dict[str, str]:
-        return {"robot": "exploy_quadruped_mujoco", "example": "exploy.examples.mujoco_quadruped"}
+        return env_metadata("exploy_quadruped_mujoco", "exploy.examples.mujoco_quadruped")
 
     def get_observation_names(self) -> list[str]:
-        names = [f"base_ang_vel_{a}" for a in "xyz"]
-        names += [f"projected_gravity_{a}" for a in "xyz"]
-        names += ["cmd_vx", "cmd_vy", "cmd_wz"]
-        names += [f"joint_pos_rel_{j}" for j in JOINT_NAMES]
-        names += [f"joint_vel_{j}" for j in JOINT_NAMES]
-        names += [f"last_action_{j}" for j in JOINT_NAMES]
-        for lag in range(self.cfg.history_length, 0, -1):
-            names += [f"joint_pos_rel_lag{lag}_{j}" for j in JOINT_NAMES]
-        return names
+        return observation_names(self.cfg.history_length)
 
     def observations_reset(self) -> torch.Tensor:
         """Observations of the current state (does not reset it)."""

@@ -75,6 +75,17 @@ def test_export_and_evaluate_pass_with_the_mirrored_state(factory: Callable, tmp
     assert meta.update_rate == pytest.approx(200.0)
 
 
+def test_file_carries_what_upstreams_controller_reads(tmp_path: pathlib.Path) -> None:
+    from exploy.cli.main import EXIT_OK, main
+    from exploy.exporter.core.exporter import export_environment_as_onnx
+
+    env, actor = make_mlp_example()
+    export_environment_as_onnx(env=env, actor=actor, path=tmp_path, filename="policy.onnx")
+    assert main(["inspect", "--check-upstream", str(tmp_path / "policy.onnx")]) == EXIT_OK
+    targets = read_metadata(tmp_path / "policy.onnx").group("output.joint_targets.pd").metadata
+    assert targets["stiffness"] == [30.0] * 12 and len(targets["position_limits"]) == 12
+
+
 class NaiveNumpyEnv(MujocoQuadrupedEnv):
     """Reads the joint positions with torch.from_numpy inside compute_observations (the trap)."""
 
