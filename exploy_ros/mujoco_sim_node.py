@@ -57,6 +57,10 @@ from exploy_ros.sim_messages import fill_imu, fill_joint_state, fill_odometry
 NS_PER_S = 1_000_000_000
 NODE_NAME = "mujoco_sim"
 
+MAX_TRAJECTORY_ROWS = 120_000
+"""Steps the node keeps for its report (the newest; about 40 MB), so a node run until shut down stays bounded."""
+
+
 class MujocoSimNode(Node):
     """Publishes a MuJoCo robot's state and applies joint commands (see the module docstring).
 
@@ -107,7 +111,8 @@ class MujocoSimNode(Node):
         # The decoder checks the value at run time (one-line SimError for anything else).
         self.decoder = JointCommandDecoder(robot.joint_names, mode=cast(CommandMode, str(p["command_mode"])))
         self.ages = CommandAges(policy_period_s=float(p["policy_period_s"]))
-        self.trajectory = Trajectory(n, capacity=4096)
+        # bounded: a node that runs until shut down keeps the newest steps only (about 40 MB)
+        self.trajectory = Trajectory(n, capacity=4096, max_rows=MAX_TRAJECTORY_ROWS)
         self.rejected = 0
         self._command_msg: JointState | None = None
         self._command_stamp_ns: int | None = None
@@ -364,7 +369,7 @@ class MujocoSimNode(Node):
 
     def report(self) -> dict:
         """Mode, steps, command ages and rejected commands (JSON-friendly)."""
-        return {"mode": self.mode, "ticks": len(self.trajectory) // self.substeps,
+        return {"mode": self.mode, "ticks": self.trajectory.total // self.substeps,
                 "sim_seconds": self.robot.time, "command_age": self.ages.summary(),
                 "rejected_commands": self.rejected}
 
@@ -383,7 +388,12 @@ def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
     node = None
     try:
-        node = MujocoSimNode()
+        try:
+            node = MujocoSimNode()
+        except (TypeError, ValueError, OverflowError) as err:  # a parameter of the wrong kind (e.g. rate_hz:=fast)
+            if isinstance(err, ExployError):
+                raise
+            raise SimError(f"bad parameter value: {type(err).__name__}: {str(err)[:200]}") from err
         executor = SingleThreadedExecutor()
         executor.add_node(node)
         node.wait_for_policy_node(executor)

@@ -123,5 +123,9 @@ def advance_clock(node: PolicyNode, now: int) -> None:
     skipped = node._ticker.skipped
     with node._lock:
         for stamp in node._ticker.advance(now):
-            run_tick(node, stamp, now)
+            try:
+                run_tick(node, stamp, now)
+            except Exception as err:  # like the wall-clock path: one failing tick never kills the node
+                node.stats.output_rejected += 1
+                log_output_problem(node, now, f"Tick failed: {type(err).__name__}: {err}")
     node.stats.missed += node._ticker.skipped - skipped

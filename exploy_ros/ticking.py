@@ -94,9 +94,11 @@ class TickSettings:
 
 
 def declare_tick_parameters(node: Node) -> None:
-    """Declare :data:`TICK_PARAMETERS` on ``node`` (ints accepted for ``spin_wait_us``)."""
+    """Declare :data:`TICK_PARAMETERS` on ``node``, dynamically typed: an override of the wrong
+    type (``tick_mode:=3``) is taken here and refused in one line by :func:`read_tick_settings`
+    at configure, instead of failing the node's construction."""
     for name, (default, description) in TICK_PARAMETERS.items():
-        descriptor = ParameterDescriptor(description=description, dynamic_typing=isinstance(default, float))
+        descriptor = ParameterDescriptor(description=description, dynamic_typing=True)
         node.declare_parameter(name, default, descriptor)
 
 

@@ -11,19 +11,20 @@ counter or publishing joint targets on ``/rosout`` is never what the user meant.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Mapping
 
 from rclpy.node import Node
 
 from exploy.errors import ExployError
 from exploy.mapping.topic_map import TopicMap
-from exploy_ros.lockstep import INPUT_COUNT_TOPIC
+from exploy_ros.lockstep import INPUT_COUNT_TOPIC, STEP_TOPIC
 
 OWN_TOPICS: dict[str, str] = {
     "~/tick": "the node's tick counter",
     "~/actions": "the node's debug actions",
     "~/obs": "the node's debug observations",
     f"~/{INPUT_COUNT_TOPIC}": "the node's input counter (lockstep)",
+    f"~/{STEP_TOPIC}": "the node's lockstep step (sim time)",
     "~/transition_event": "the node's lifecycle events",
     "/diagnostics": "the node's diagnostics",
     "/clock": "the sim clock",
@@ -62,18 +63,18 @@ def resolve(node: Node, topic: str) -> str:
         ) from err
 
 
-def check_topic_names(node: Node, topic_map: TopicMap, *, own: Iterable[str] = OWN_TOPICS) -> None:
+def check_topic_names(node: Node, topic_map: TopicMap, *, own: Mapping[str, str] = OWN_TOPICS) -> None:
     """Check every topic of ``topic_map`` before the node creates any of them.
 
     Args:
         node: The node the topics will be created on (its namespace and remappings apply).
         topic_map: The node's inputs and outputs.
-        own: Topics the node uses itself (written as in :data:`OWN_TOPICS`).
+        own: Topics the node uses itself (written as in :data:`OWN_TOPICS`) and what they are.
 
     Raises:
         TopicNameError: for the first mapped topic that is invalid or resolves to one of ``own``.
     """
-    reserved = {resolve(node, name): OWN_TOPICS.get(name, "a topic of the node") for name in own}
+    reserved = {resolve(node, name): what for name, what in own.items()}
     for spec in (*topic_map.inputs, *topic_map.outputs):
         full = resolve(node, spec.topic)
         if full in reserved:

@@ -16,12 +16,15 @@ Both write ``summary.json`` and ``plot.png``. Exit 2 on bad input.
 from __future__ import annotations
 
 import argparse
+import math
 import pathlib
 import sys
 from typing import Any
 
 from exploy.cli.main import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK
 
+MAX_SECONDS = 3600.0
+"""Longest closed loop (sim seconds): the recorded trajectory stays bounded (about 250 MB at 200 Hz)."""
 
 def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -73,8 +76,13 @@ def run(args: argparse.Namespace) -> int:
         return bad("give MODULE:FACTORY (a MuJoCo environment) or --mjcf FILE")
     if not args.policy.is_file():
         return bad(f"policy file {args.policy} does not exist")
-    if not (args.seconds > 0 and args.rtf > 0 and args.timeout > 0 and args.atol >= 0 and args.rtol >= 0):
-        return bad("--seconds, --rtf and --timeout must be > 0, tolerances >= 0")
+    numbers = (args.seconds, args.rtf, args.timeout, args.atol, args.rtol, args.soft_start, *args.command)
+    if not all(math.isfinite(v) for v in numbers):
+        return bad("--seconds, --rtf, --timeout, --soft-start, the tolerances and --command must be finite numbers")
+    if not (0 < args.seconds <= MAX_SECONDS and 0 < args.rtf <= 100 and 0 < args.timeout <= 600):
+        return bad(f"--seconds must be in (0, {MAX_SECONDS:g}], --rtf in (0, 100], --timeout in (0, 600]")
+    if args.atol < 0 or args.rtol < 0 or args.soft_start < 0:
+        return bad("--atol, --rtol and --soft-start must be >= 0")
     out = args.out or args.policy.with_name(args.policy.stem + "_sim2sim")
     try:
         return _run(args, out)

@@ -177,7 +177,7 @@ def base_names(meta: PolicyMetadata) -> dict[str, str]:
         return {}
     try:
         value = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError as err:
+    except (ValueError, RecursionError) as err:
         raise MappingError(f"File metadata 'base_names' is not JSON ({str(raw)[:80]!r}): {err}") from err
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
         raise MappingError(

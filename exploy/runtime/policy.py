@@ -157,11 +157,6 @@ class Policy:
         return self._memories
 
     @property
-    def input_ranges(self) -> dict[str, InputRange]:
-        """Inputs clipped to a metadata range, by name."""
-        return dict(self._ranges)
-
-    @property
     def output_shapes(self) -> dict[str, tuple[int | str | None, ...]]:
         """Every graph output's shape by output name, as the graph declares it (a symbolic
         dimension is its name or None)."""

@@ -51,9 +51,13 @@ class JointLimits:
 
 
 def _number(raw: Any, where: str) -> float:
-    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or math.isnan(float(raw)):
+    try:
+        value = float(raw) if not isinstance(raw, bool) and isinstance(raw, (int, float)) else math.nan
+    except OverflowError:  # an integer beyond float range
+        value = math.nan
+    if math.isnan(value):
         raise SafetyError(f"{where} must be a number, got {str(raw)[:60]!r}")
-    return float(raw)
+    return value
 
 
 def _position(raw: Any, where: str) -> tuple[float, float]:
@@ -127,28 +131,22 @@ def parse_limits(data: Any, *, source: str) -> JointLimits:
 
 
 def load_limits_file(path: str | pathlib.Path) -> JointLimits:
-    """Read a limits YAML file.
+    """Read a limits YAML file through the project's bounded YAML loader (size, nesting, aliases).
 
     Raises:
         SafetyError: when the file is missing, too large, not YAML or malformed.
     """
-    import yaml
+    from exploy.mapping.yaml_loader import YamlFileError, load_yaml_file
 
     path = pathlib.Path(path)
     try:
         size = path.stat().st_size
-        if size > MAX_LIMITS_FILE_BYTES:
-            raise SafetyError(
-                f"Limits file {path} is {size} bytes; more than {MAX_LIMITS_FILE_BYTES} is not a limits file"
-            )
-        text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise SafetyError(f"Cannot read limits file {path}: {err}") from err
-    except UnicodeDecodeError as err:
-        raise SafetyError(f"Limits file {path} is not UTF-8 text: {err}") from err
+    if size > MAX_LIMITS_FILE_BYTES:
+        raise SafetyError(f"Limits file {path} is {size} bytes; more than {MAX_LIMITS_FILE_BYTES} is not a limits file")
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as err:
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise SafetyError(f"Limits file {path} is not valid YAML: {first}") from err
+        data = load_yaml_file(path, what="limits file", max_bytes=MAX_LIMITS_FILE_BYTES)
+    except YamlFileError as err:
+        raise SafetyError(str(err)) from err
     return parse_limits(data, source=str(path))

@@ -42,7 +42,7 @@ def _pair(raw: Any, where: str) -> tuple[float, float]:
         raise SafetyError(f"{where} must be a [min, max] pair, got {str(raw)[:80]}; fix the file's metadata")
     try:
         lo, hi = float(raw[0]), float(raw[1])
-    except (TypeError, ValueError) as err:
+    except (TypeError, ValueError, OverflowError) as err:
         raise SafetyError(f"{where} must hold two numbers, got {str(raw)[:80]}; fix the file's metadata") from err
     if math.isnan(lo) or math.isnan(hi) or lo > hi:
         raise SafetyError(f"{where} must satisfy min <= max, got [{lo}, {hi}]; fix the file's metadata")

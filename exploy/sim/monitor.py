@@ -30,14 +30,22 @@ class Trajectory:
         target: Position target in force during the step (steps, joints), NaN when none.
     """
 
-    def __init__(self, num_joints: int, capacity: int = 1024) -> None:
+    def __init__(self, num_joints: int, capacity: int = 1024, *, max_rows: int | None = None) -> None:
         self.count = 0
+        self.total = 0
+        """Steps ever added (``count`` is the steps kept: the newest ``max_rows`` when bounded)."""
+        self.max_rows = max_rows
         self._cols = {"time": 1, "joint_pos": num_joints, "base_pos": 3, "base_quat": 4,
                       "effort": num_joints, "target": num_joints}
         self._data = {k: np.full((max(1, capacity), w), np.nan) for k, w in self._cols.items()}
 
     def add(self, *, time: float, joint_pos, base_pos, base_quat, effort, target=None) -> None:
         """Record one step (``target`` None: no position target)."""
+        if self.max_rows is not None and self.count >= self.max_rows:  # bounded: drop the older half
+            keep = self.max_rows // 2
+            for v in self._data.values():
+                v[:keep] = v[self.count - keep : self.count]
+            self.count = keep
         if self.count == len(self._data["time"]):
             self._data = {k: np.concatenate([v, np.full_like(v, np.nan)]) for k, v in self._data.items()}
         row = self.count
@@ -49,6 +57,7 @@ class Trajectory:
         d["effort"][row] = effort
         d["target"][row] = np.nan if target is None else target
         self.count += 1
+        self.total += 1
 
     def __getattr__(self, name: str) -> np.ndarray:
         data = self.__dict__.get("_data")

@@ -97,3 +97,14 @@ def test_bad_input_exits_2(tmp_path: pathlib.Path, capsys) -> None:
     plain = "exploy.examples.legged_robot:make_mlp_example"
     assert exploy_main(["sim2sim", plain, "--policy", str(policy), "--out", str(out)]) == 2
     assert "no 'robot' attribute" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra", [["--seconds", "inf"], ["--seconds", "1e9"], ["--timeout", "nan"], ["--soft-start", "-1"], ["--rtf", "0"]]
+)
+def test_unbounded_or_non_finite_numbers_exit_2_with_one_line(tmp_path: pathlib.Path, capsys, extra) -> None:
+    policy = tmp_path / "policy.onnx"
+    policy.write_bytes(b"not checked before the numbers")
+    assert exploy_main(["sim2sim", "--policy", str(policy), "--mjcf", "x.xml", *extra]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("exploy sim2sim: ") and err.count("\n") == 1

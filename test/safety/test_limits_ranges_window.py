@@ -84,3 +84,22 @@ def test_recent_counts_follow_the_present_and_keep_totals_elsewhere():
     assert window.update(5 * S, {"rejected": 1}) == {"rejected": 1}  # seen at t=1, within 5 s
     assert window.update(6 * S, {"rejected": 1}) == {"rejected": 0}  # 5 s without a new one: clear
     assert window.update(8 * S, {"rejected": 4}) == {"rejected": 3}
+
+
+def test_hostile_limits_files_are_refused_without_a_traceback(tmp_path):
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("a: " + "[" * 5000 + "]" * 5000)
+    bomb = tmp_path / "bomb.yaml"
+    lines = ["a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    lines += [f"a{i}: &a{i} [{', '.join(['*a' + str(i - 1)] * 9)}]" for i in range(1, 9)]
+    bomb.write_text("\n".join(lines) + "\n")
+    huge = tmp_path / "huge.yaml"
+    huge.write_text("FL_hip: {effort: 1" + "0" * 400 + "}\n")
+    for path in (deep, bomb, huge):
+        with pytest.raises(SafetyError):
+            load_limits_file(path)
+
+
+def test_a_range_beyond_float_is_a_clear_error():
+    with pytest.raises(SafetyError, match="two numbers"):
+        input_range("cmd.float.speed", (1, 1), "float32", {"range": [0, 10**400]})

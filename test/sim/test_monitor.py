@@ -59,3 +59,12 @@ def test_command_ages_percentiles_and_steps_older_than_one_policy_period() -> No
     assert summary["older_than_policy_period"] == 2
     assert summary["max_ms"] == pytest.approx(140.0)
     assert summary["p50_ms"] == pytest.approx(np.percentile([0, 5, 5, 10, 25, 140], 50))
+
+
+def test_bounded_trajectory_keeps_the_newest_steps_and_counts_all():
+    traj = Trajectory(2, capacity=4, max_rows=10)
+    for k in range(25):
+        traj.add(time=float(k), joint_pos=[k, k], base_pos=[0, 0, 0], base_quat=[1, 0, 0, 0], effort=[0, 0])
+    assert traj.total == 25 and len(traj) <= 10
+    assert traj.time[-1] == 24.0 and list(np.diff(traj.time)) == [1.0] * (len(traj) - 1)  # newest, in order
+    assert traj._data["time"].shape[0] <= 16  # the buffer stopped growing
