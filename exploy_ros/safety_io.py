@@ -273,6 +273,7 @@ def disable_soft_start(node: Any, executor: Any, target: str, *, timeout: float)
 
     getter = node.create_client(GetParameters, f"{target}/get_parameters")
     setter = node.create_client(SetParameters, f"{target}/set_parameters")
+    keep_setter = False  # kept only for restore(); every other way out destroys both clients
     try:
         got = call(getter, GetParameters.Request(names=[SOFT_START_PARAM]))
         previous = got.values[0] if got is not None and got.values else None
@@ -288,11 +289,11 @@ def disable_soft_start(node: Any, executor: Any, target: str, *, timeout: float)
         if done is None or not done.results or not done.results[0].successful:
             reason = done.results[0].reason if done is not None and done.results else "no answer"
             return f"could not disable the soft start of {target} ({reason}): the first ticks may differ", lambda: None
-    except Exception:
+        keep_setter = True
+    finally:
         node.destroy_client(getter)
-        node.destroy_client(setter)
-        raise
-    node.destroy_client(getter)
+        if not keep_setter:
+            node.destroy_client(setter)
 
     def restore() -> None:
         back = ParameterMsg(

@@ -134,6 +134,11 @@ def seal(path: str | pathlib.Path) -> None:
                 view.release()
 
 
+_VERIFIED: set[tuple[str, int, int, int]] = set()
+"""Files that passed, by (path, size, mtime, inode): any write changes the key, so it is checked again."""
+_MAX_VERIFIED = 256
+
+
 def verify(path: str | pathlib.Path) -> None:
     """Check the structure and the CRCs of the MCAP file(s) at ``path``; a 0 CRC is skipped.
 
@@ -141,6 +146,13 @@ def verify(path: str | pathlib.Path) -> None:
         BagError: naming the first damaged part (chunk, data section, summary).
     """
     for file in _mcap_files(pathlib.Path(path)):
+        try:
+            stat = file.stat()
+        except OSError as err:
+            raise BagError(f"Cannot read bag file {file}: {err.strerror or err}") from err
+        key = (str(file.resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        if key in _VERIFIED:  # this very file (unchanged since) passed already: a replay opens a bag twice
+            continue
         try:
             with open(file, "rb") as handle:
                 if not handle.seek(0, 2):
@@ -154,6 +166,9 @@ def verify(path: str | pathlib.Path) -> None:
                 _verify(view, str(file))
             finally:
                 view.release()
+        if len(_VERIFIED) >= _MAX_VERIFIED:
+            _VERIFIED.clear()
+        _VERIFIED.add(key)
 
 
 def _verify(view: memoryview, name: str) -> None:
