@@ -113,23 +113,23 @@ class JointCommandDecoder:
             raise SimError(f"command mode '{mode}' is not one of auto, effort, position")
         self.joint_names = list(joint_names)
         self.mode = mode
-        self._orders: dict[tuple[str, ...], np.ndarray] = {}
 
     def _order(self, names: Sequence[str]) -> np.ndarray:
-        key = tuple(names)
-        order = self._orders.get(key)
-        if order is None:
-            index = {n: i for i, n in enumerate(key)}
-            missing = [n for n in self.joint_names if n not in index]
+        """Index into the command of each simulated joint (the mapping's bounded joint-index cache)."""
+        from exploy.mapping.decoders import joint_indices
+        from exploy.mapping.errors import AdapterError
+
+        try:
+            return joint_indices(tuple(self.joint_names), tuple(names))
+        except AdapterError as err:
+            given = set(names)
+            missing = [n for n in self.joint_names if n not in given]
             if missing:
                 shown = ", ".join(missing[:5]) + (" ..." if len(missing) > 5 else "")
                 raise SimError(
                     f"the command names no value for joint(s) {shown}; command every simulated joint by name"
-                )
-            order = np.array([index[n] for n in self.joint_names], dtype=np.intp)
-            if len(self._orders) < 16:  # a few name orders at most; bounded memory
-                self._orders[key] = order
-        return order
+                ) from err
+            raise SimError(f"{err}; command every simulated joint by name, once") from err
 
     def decode(self, names: Sequence[str], *, position: Sequence[float], velocity: Sequence[float],
                effort: Sequence[float]) -> JointCommand:
