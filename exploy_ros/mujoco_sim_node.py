@@ -42,7 +42,7 @@ from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
-from sensor_msgs.msg import Imu, JointState
+from sensor_msgs.msg import JointState
 from std_msgs.msg import UInt64MultiArray
 
 from exploy.errors import ExployError
@@ -52,7 +52,7 @@ from exploy.sim.mujoco_robot import MujocoRobot
 from exploy.sim.wiring import CommandMode, JointCommandDecoder, SimTopics, sim_topics
 from exploy_ros.lockstep import STEP_QOS, STEP_TOPIC
 from exploy_ros.mujoco_sim_parameters import PARAMETERS, per_joint
-from exploy_ros.sim_messages import fill_imu, fill_joint_state, fill_odometry
+from exploy_ros.sim_messages import state_outputs
 
 NS_PER_S = 1_000_000_000
 NODE_NAME = "mujoco_sim"
@@ -104,7 +104,6 @@ class MujocoSimNode(Node):
         self.publish_clock = bool(p["publish_clock"])
         self.clock_every = max(1, int(p["clock_every"]))
         self.twist_period_ns = max(0, round(float(p["twist_period_s"]) * NS_PER_S))
-        self._twist_due_ns: int | None = None  # next sim time the Twist is published; None: now
         n = len(robot.joint_names)
         self.kp = per_joint(p["kp"], n, "kp")
         self.kd = per_joint(p["kd"], n, "kd")
@@ -122,23 +121,14 @@ class MujocoSimNode(Node):
 
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         t = self.topics
-        self._joint_pub = self.create_publisher(JointState, t.joint_state, qos) if t.joint_state else None
-        self._imu_pub = self.create_publisher(Imu, t.imu, qos) if t.imu else None
-        self._odom_pub = None
-        if t.odom:
-            from nav_msgs.msg import Odometry
-            self._odom_pub, self._odom = self.create_publisher(Odometry, t.odom, qos), Odometry()
-        self._twist_pub = self.create_publisher(Twist, t.twist, qos) if t.twist else None
+        self._twist = Twist()
+        vx, vy, wz = (list(p["velocity_command"]) + [0.0, 0.0, 0.0])[:3]
+        self._twist.linear.x, self._twist.linear.y, self._twist.angular.z = float(vx), float(vy), float(wz)
+        self._states = state_outputs(self, robot, t, qos, twist=self._twist, twist_period_ns=self.twist_period_ns)
         self._clock_pub = self.create_publisher(Clock, "/clock", qos)
         self._step_pub = self.create_publisher(UInt64MultiArray, f"{t.node}/{STEP_TOPIC}", STEP_QOS)
         self._command_sub = self.create_subscription(JointState, t.command, self._on_command, qos)
         self._wait_set: Any = None  # lockstep fast path: a wait set holding only the command subscription
-        self._joint = JointState(name=list(robot.joint_names))
-        self._imu = Imu()
-        self._imu.header.frame_id = robot.imu_site or ""
-        self._twist = Twist()
-        vx, vy, wz = (list(p["velocity_command"]) + [0.0, 0.0, 0.0])[:3]
-        self._twist.linear.x, self._twist.linear.y, self._twist.angular.z = float(vx), float(vy), float(wz)
         self._clock = Clock()
         self._step = UInt64MultiArray()
         self._step.data = [0, len(t.published)]
@@ -197,22 +187,14 @@ class MujocoSimNode(Node):
 
     def publish_state(self) -> int:
         """Publish the robot's state at the current sim time; return the number of input messages."""
-        robot, now = self.robot, self.sim_time_ns()
+        now = self.sim_time_ns()
         sec, nsec = divmod(now, NS_PER_S)
         count = 0
-        if self._joint_pub is not None:
-            self._joint_pub.publish(fill_joint_state(self._joint, robot, sec, nsec))
-            count += 1
-        if self._imu_pub is not None:
-            self._imu_pub.publish(fill_imu(self._imu, robot, sec, nsec))
-            count += 1
-        if self._odom_pub is not None:
-            self._odom_pub.publish(fill_odometry(self._odom, robot, sec, nsec))
-            count += 1
-        if self._twist_pub is not None and (self._twist_due_ns is None or now >= self._twist_due_ns):
-            self._twist_pub.publish(self._twist)  # constant: at twist_period_s, not every tick
-            self._twist_due_ns = now + self.twist_period_ns
-            count += 1
+        for state in self._states:
+            msg = state.due(now, sec, nsec)
+            if msg is not None:
+                state.pub.publish(msg)
+                count += 1
         return count
 
     def _publish_clock(self, tick: int = 0) -> None:
@@ -243,7 +225,7 @@ class MujocoSimNode(Node):
         Raises:
             SimError: naming what did not appear within ``timeout`` seconds.
         """
-        pubs = [p for p in (self._joint_pub, self._imu_pub, self._odom_pub, self._twist_pub) if p is not None]
+        pubs = [state.pub for state in self._states]
         if self.mode == "lockstep":
             pubs.append(self._step_pub)
         for pub in pubs:

@@ -1,15 +1,45 @@
 """Filling the simulator node's state messages from a :class:`exploy.sim.mujoco_robot.MujocoRobot`.
 
-Each function writes into a message allocated once by the node and returns it.
+Each ``fill_*`` function writes into a message allocated once by the node and returns it;
+:func:`state_outputs` builds the node's table of state topics from them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
 
 import mujoco
 import numpy as np
 from sensor_msgs.msg import Imu, JointState
 
 from exploy.sim.mujoco_robot import MujocoRobot
+from exploy.sim.wiring import SimTopics
+
+
+class StateOutput:
+    """One state topic of the simulator: its publisher, the message it reuses, and how to fill it.
+
+    Args:
+        pub: The publisher.
+        msg: The message, allocated once.
+        fill: ``fill(msg, sec, nsec)`` writes the robot's current state into ``msg``; None: a
+            constant message.
+        period_ns: Publish at most once per this much sim time (0: every tick).
+    """
+
+    def __init__(self, pub: Any, msg: Any, fill: Callable[[Any, int, int], Any] | None, *, period_ns: int = 0) -> None:
+        self.pub, self.msg, self.fill, self.period_ns = pub, msg, fill, period_ns
+        self._due_ns: int | None = None  # next sim time it is published; None: now
+
+    def due(self, now: int, sec: int, nsec: int) -> Any:
+        """The filled message if it is due at sim time ``now`` (ns), else None."""
+        if self.period_ns and self._due_ns is not None and now < self._due_ns:
+            return None
+        self._due_ns = now + self.period_ns
+        if self.fill is not None:
+            self.fill(self.msg, sec, nsec)
+        return self.msg
 
 
 def fill_joint_state(msg: JointState, robot: MujocoRobot, sec: int, nsec: int) -> JointState:
@@ -44,3 +74,30 @@ def fill_odometry(msg, robot: MujocoRobot, sec: int, nsec: int):
     twist.linear.x, twist.linear.y, twist.linear.z = lin_b.tolist()
     twist.angular.x, twist.angular.y, twist.angular.z = robot.base_ang_vel().tolist()
     return msg
+
+
+def state_outputs(node: Any, robot: MujocoRobot, topics: SimTopics, qos: Any, *, twist: Any,
+                  twist_period_ns: int) -> list[StateOutput]:
+    """One :class:`StateOutput` per state topic of ``topics``, in publishing order (publishers
+    created on ``node``; ``twist``: the constant velocity command, published every ``twist_period_ns``)."""
+    from geometry_msgs.msg import Twist
+
+    joint = JointState(name=list(robot.joint_names))
+    imu = Imu()
+    imu.header.frame_id = robot.imu_site or ""
+    states = []
+    if topics.joint_state:
+        states.append(StateOutput(node.create_publisher(JointState, topics.joint_state, qos), joint,
+                                  lambda m, sec, nsec: fill_joint_state(m, robot, sec, nsec)))
+    if topics.imu:
+        states.append(StateOutput(node.create_publisher(Imu, topics.imu, qos), imu,
+                                  lambda m, sec, nsec: fill_imu(m, robot, sec, nsec)))
+    if topics.odom:
+        from nav_msgs.msg import Odometry
+
+        states.append(StateOutput(node.create_publisher(Odometry, topics.odom, qos), Odometry(),
+                                  lambda m, sec, nsec: fill_odometry(m, robot, sec, nsec)))
+    if topics.twist:  # constant: at twist_period_s, not every tick
+        states.append(StateOutput(node.create_publisher(Twist, topics.twist, qos), twist, None,
+                                  period_ns=twist_period_ns))
+    return states
