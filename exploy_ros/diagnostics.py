@@ -29,6 +29,7 @@ class TickStats:
         waiting: Tick periods skipped because an input never arrived.
         stale: Tick periods skipped because an input was stale.
         output_rejected: Output messages not published because they held NaN/Inf.
+        step_rejected: Lockstep step messages (``~/step``, ``~/step_inputs``) ignored as malformed.
         tick_time: Duration of whole ticks (inputs to last publish), seconds.
         inference_time: Duration of the policy step (onnxruntime + feed), seconds.
         latency: Input-to-output latency per tick: receipt of the oldest input message the tick
@@ -41,6 +42,7 @@ class TickStats:
     waiting: int = 0
     stale: int = 0
     output_rejected: int = 0
+    step_rejected: int = 0
     tick_time: LatencyWindow = field(default_factory=LatencyWindow)
     inference_time: LatencyWindow = field(default_factory=LatencyWindow)
     latency: LatencyWindow = field(default_factory=LatencyWindow)
@@ -94,6 +96,7 @@ def build_status(
     totals = {
         "rejected messages": inputs.rejected,
         "rejected outputs": stats.output_rejected,
+        "rejected step messages": stats.step_rejected,
         "missed ticks": stats.missed,
         "rejected ticks": int(safety.get("rejected_ticks", 0)),
         "clipped inputs": int(safety.get("clipped_inputs", 0)),
@@ -128,6 +131,7 @@ def build_status(
         "stale_ticks": str(stats.stale),
         "rejected_messages": str(rejected),
         "rejected_outputs": str(stats.output_rejected),
+        "rejected_step_messages": str(stats.step_rejected),
         "stale_inputs": ",".join(stale),
         "missing_inputs": ",".join(missing),
         "inference_p50_ms": _ms(stats.inference_time.percentile(50)),

@@ -20,13 +20,14 @@ from dataclasses import dataclass
 from typing import Literal
 
 import rclpy
-from rclpy.executors import SingleThreadedExecutor
+from rclpy.executors import Executor, SingleThreadedExecutor
 from rclpy.parameter import Parameter
 
 from exploy.sim.errors import SimError
 from exploy.sim.monitor import Trajectory
 from exploy.sim.mujoco_robot import MujocoRobot
 from exploy_ros.mujoco_sim_node import MujocoSimNode
+from exploy_ros.ticking import build_executor
 
 DISCOVERY_TIMEOUT_S = 30.0
 """Seconds to wait for a freshly started policy node (its start-up imports onnxruntime)."""
@@ -164,14 +165,24 @@ def run_closed_loop(
                 raise SimError(f"policy_node could not start on {policy} (see the log above)")
             # Its own executor and thread: the simulator's executor keeps only its own entities
             # (one wait set of a few entries per tick instead of both nodes' every entity).
-            node_executor = SingleThreadedExecutor(context=context)
+            node_executor = build_executor("events", context=context)
             node_executor.add_node(policy_node)
-            node_thread = threading.Thread(target=_spin, args=(node_executor,), name="policy_node", daemon=True)
+            stop_thread = threading.Event()
+            node_thread = threading.Thread(
+                target=_spin, args=(node_executor, stop_thread), name="policy_node", daemon=True
+            )
             node_thread.start()
         sim.wait_for_policy_node(executor, DISCOVERY_TIMEOUT_S if proc is not None else 10.0)
         if proc is not None and proc.poll() is not None:
             raise SimError(f"policy_node exited with code {proc.returncode}; see {node_log or 'its output'}")
         sim.reset_policy_node(executor, timeout=max(timeout, 5.0))
+        if node_thread is not None and mode == "lockstep":
+            # one thread for both nodes from here: the simulator spins the node's executor while
+            # it waits for each command (no thread hand-off per message)
+            stop_thread.set()
+            node_thread.join(timeout=5.0)
+            node_thread = None
+            sim.peer = node_executor
         ticks = max(1, round(seconds * 1e9 / sim.period_ns))
         start = time.perf_counter()
         with tqdm(total=ticks, desc=f"sim2sim ({mode})", unit="tick", disable=not progress, mininterval=0.5) as bar:
@@ -198,9 +209,10 @@ def run_closed_loop(
             _stop(proc)
 
 
-def _spin(executor: SingleThreadedExecutor) -> None:
-    """Spin ``executor`` until it is shut down (the in-process policy node's thread)."""
+def _spin(executor: Executor, stop: threading.Event) -> None:
+    """Spin ``executor`` until ``stop`` is set or it is shut down (the in-process policy node's thread)."""
     try:
-        executor.spin()
+        while not stop.is_set():
+            executor.spin_once(timeout_sec=0.02)
     except Exception:  # shutdown races (context or executor gone) end the thread quietly
         pass
