@@ -29,7 +29,7 @@ class TickStats:
         waiting: Tick periods skipped because an input never arrived.
         stale: Tick periods skipped because an input was stale.
         output_rejected: Output messages not published because they held NaN/Inf.
-        step_rejected: Lockstep step messages (``~/step``, ``~/step_inputs``) ignored as malformed.
+        step_rejected: Malformed ``~/step`` messages ignored.
         tick_time: Duration of whole ticks (inputs to last publish), seconds.
         inference_time: Duration of the policy step (onnxruntime + feed), seconds.
         latency: Input-to-output latency per tick: receipt of the oldest input message the tick

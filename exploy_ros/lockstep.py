@@ -23,15 +23,5 @@ one-message lockstep handshake. The node moves its clock to ``sim_time_ns`` (tic
 step message, so a driver publishes its inputs, then the step, then waits for ``~/tick``: one
 round trip per tick. Once a step message arrived the node no longer ticks from ``/clock``."""
 
-STEP_INPUTS_TOPIC = "step_inputs"
-"""``~/step_inputs`` (std_msgs/UInt8MultiArray; ``use_sim_time`` only): the bundled lockstep
-handshake, one message per tick. It carries the tick's input messages, serialized, and the sim
-time (layout: :mod:`exploy.mapping.step_bundle`); the node takes each input exactly as if it had
-come on its topic (same decoding, checks and rejections), then moves its clock to the sim time,
-ticking as a ``/clock`` message would. A driver publishes it, then waits for the tick's outputs:
-one message each way. Once one arrived the node no longer ticks from ``/clock``; a malformed one
-is dropped whole (logged, counted in the diagnostics), so no tick runs on half its inputs."""
-
 STEP_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
-"""QoS of ``~/step`` and ``~/step_inputs``: reliable, so no step is lost; volatile, so a late
-joiner never replays one."""
+"""QoS of ``~/step``: reliable, so no step is lost; volatile, so a late joiner never replays one."""

@@ -28,7 +28,6 @@ Console script ``mujoco_sim_node``; :func:`exploy.cli.sim2sim` runs it in-proces
 
 from __future__ import annotations
 
-import array
 import json
 import sys
 import time
@@ -42,18 +41,16 @@ from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from rclpy.serialization import serialize_message
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import JointState
-from std_msgs.msg import UInt8MultiArray, UInt64MultiArray
+from std_msgs.msg import UInt64MultiArray
 
 from exploy.errors import ExployError
-from exploy.mapping.step_bundle import pack_step
 from exploy.sim.errors import SimError
 from exploy.sim.monitor import CommandAges, Trajectory
 from exploy.sim.mujoco_robot import MujocoRobot
 from exploy.sim.wiring import CommandMode, JointCommandDecoder, SimTopics, sim_topics
-from exploy_ros.lockstep import STEP_INPUTS_TOPIC, STEP_QOS, STEP_TOPIC
+from exploy_ros.lockstep import STEP_QOS, STEP_TOPIC
 from exploy_ros.mujoco_sim_parameters import PARAMETERS, per_joint
 from exploy_ros.sim_messages import state_outputs
 
@@ -105,9 +102,6 @@ class MujocoSimNode(Node):
         if not self.rtf > 0.0:
             raise SimError(f"real_time_factor must be > 0, got {self.rtf}")
         self.timeout = float(p["timeout_s"])
-        self.handshake = str(p["handshake"])
-        if self.handshake not in ("bundle", "step"):
-            raise SimError(f"handshake '{self.handshake}' is not bundle or step")
         self.duration_s = float(p["duration_s"])
         self.publish_clock = bool(p["publish_clock"])
         self.clock_every = max(1, int(p["clock_every"]))
@@ -135,8 +129,6 @@ class MujocoSimNode(Node):
         self._states = state_outputs(self, robot, t, qos, twist=self._twist, twist_period_ns=self.twist_period_ns)
         self._clock_pub = self.create_publisher(Clock, "/clock", qos)
         self._step_pub = self.create_publisher(UInt64MultiArray, f"{t.node}/{STEP_TOPIC}", STEP_QOS)
-        self._bundle_pub = self.create_publisher(UInt8MultiArray, f"{t.node}/{STEP_INPUTS_TOPIC}", STEP_QOS)
-        self._bundle = UInt8MultiArray()
         self._command_sub = self.create_subscription(JointState, t.command, self._on_command, qos)
         self._wait_set: Any = None  # lockstep fast path: a wait set holding only the command subscription
         self.peer: Executor | None = None  # the executor of a policy node in this process, spun by the lockstep loop
@@ -208,19 +200,6 @@ class MujocoSimNode(Node):
                 count += 1
         return count
 
-    def publish_step_bundle(self) -> None:
-        """Lockstep, bundled: the state messages due now and the sim time in one ``~/step_inputs``."""
-        now = self.sim_time_ns()
-        sec, nsec = divmod(now, NS_PER_S)
-        carried = []
-        for state in self._states:
-            msg = state.due(now, sec, nsec)
-            if msg is not None:
-                carried.append((state.pub.topic_name, serialize_message(msg)))
-        # an array.array skips the generated setter's per-byte checks
-        self._bundle.data = array.array("B", pack_step(now, carried))
-        self._bundle_pub.publish(self._bundle)
-
     def _publish_clock(self, tick: int = 0) -> None:
         if self.publish_clock and tick % self.clock_every == 0:
             # self._clock (a rosgraph Clock message) shadows rclpy Node._clock (a ROSClock): rename it
@@ -251,7 +230,7 @@ class MujocoSimNode(Node):
         """
         pubs = [state.pub for state in self._states]
         if self.mode == "lockstep":
-            pubs = [self._bundle_pub] if self.handshake == "bundle" else [*pubs, self._step_pub]
+            pubs.append(self._step_pub)
         for pub in pubs:
             # mypy cannot type a lambda whose defaults bind loop values
             _spin_until(executor, lambda p=pub: p.get_subscription_count() > 0, timeout,  # type: ignore[misc]
@@ -322,15 +301,12 @@ class MujocoSimNode(Node):
     def _run_lockstep(self, executor, ticks: int, progress) -> None:
         step = self._step
         fast = len(executor.get_nodes()) == 1  # nothing else to spin: wait on the command alone
-        bundled = self.handshake == "bundle"
         for tick in range(ticks):
             now = self.sim_time_ns()
+            inputs = self.publish_state()
+            step.data = [now, inputs]
             expected = self._received + 1
-            if bundled:
-                self.publish_step_bundle()
-            else:
-                step.data = [now, self.publish_state()]
-                self._step_pub.publish(step)
+            self._step_pub.publish(step)
             if self.peer is not None or fast:
                 if not self._wait_command(self.timeout):
                     raise SimError(

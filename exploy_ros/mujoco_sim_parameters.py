@@ -25,12 +25,10 @@ PARAMETERS: dict[str, tuple[object, str]] = {
     "kd": ([0.0], "Position-target damping per joint (or one value for all)."),
     "velocity_command": ([0.0, 0.0, 0.0], "Constant (vx, vy, wz) published on the Twist topic."),
     "publish_clock": (True, "Publish /clock (sim time after the step)."),
-    "clock_every": (1, "Publish /clock every this many ticks (lockstep: the policy node ticks from its step messages, "
+    "clock_every": (1, "Publish /clock every this many ticks (lockstep: the policy node ticks from ~/step, "
                     "so /clock is only for other nodes and can be sparse)."),
     "twist_period_s": (0.1, "Sim seconds between two publications of the constant Twist command "
                        "(keep it below the policy node's input_timeout_s)."),
-    "handshake": ("bundle", "lockstep: 'bundle' (one ~/step_inputs message per tick carrying the state messages; "
-                  "the quickest) or 'step' (each state message on its topic, then ~/step)."),
     "timeout_s": (2.0, "lockstep: seconds to wait for a tick's command."),
     "duration_s": (0.0, "Sim seconds to run, then exit and print the report; 0: until shut down."),
     "policy_period_s": (0.02, "One policy period (s): commands older than this are counted in realtime mode."),

@@ -146,7 +146,6 @@ class PolicyNode(LifecycleNode):
         self._stepped = False  # a ~/step driver took over the clock
         self._since_step = 0  # input messages taken since the last ~/step
         self._pending_step: tuple[int, int] | None = None  # (sim_time_ns, inputs) waiting for inputs
-        self._bundle_inputs: dict = {}  # step bundle topic -> (message class, take), see stepping
         self._diag_last = (0, time.monotonic_ns())
         self.start_failed = False
         if self.get_parameter("autostart").value:
@@ -333,7 +332,6 @@ class PolicyNode(LifecycleNode):
         self._tick_pub = self._diag_pub = self._diag_timer = self._reset_service = None
         self._input_count_pub = None
         self._stepped, self._since_step, self._pending_step = False, 0, None
-        self._bundle_inputs = {}
         self.policy = self.topic_map = self.inputs = self.settings = None
         self._inbox, self._oldest_rx_ns = None, None
         self._now_ns = None

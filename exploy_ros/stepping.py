@@ -1,5 +1,4 @@
-"""The policy node's input path and sim-time clock: input callbacks, ``/clock``, ``~/step``,
-``~/step_inputs``.
+"""The policy node's input path and sim-time clock: input callbacks, ``/clock``, ``~/step``.
 
 Plain functions taking the :class:`~exploy_ros.policy_node.PolicyNode`; the state they use
 (``_now_ns``, ``_stepped``, ``_since_step``, ``_pending_step``, ``_input_count``) stays on the node,
@@ -15,15 +14,12 @@ from typing import TYPE_CHECKING
 import exploy_ros.ros_required  # noqa: F401  (first: without rclpy, one line instead of a traceback)
 
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from rclpy.serialization import deserialize_message
 from rosgraph_msgs.msg import Clock as ClockMsg
-from std_msgs.msg import UInt8MultiArray, UInt64, UInt64MultiArray
+from std_msgs.msg import UInt64, UInt64MultiArray
 
-from exploy.format.errors import excerpt
-from exploy.mapping.step_bundle import StepBundleError, unpack_step
 from exploy.mapping.topic_map import TopicMap
 from exploy_ros.adapters import message_class
-from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC, STEP_INPUTS_TOPIC, STEP_QOS, STEP_TOPIC
+from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC, STEP_QOS, STEP_TOPIC
 from exploy_ros.parameters import NodeSettings
 from exploy_ros.policy_tick import run_tick
 from exploy_ros.publishing import log_output_problem
@@ -34,20 +30,16 @@ if TYPE_CHECKING:
 
 
 def create_input_subscriptions(node: PolicyNode, topic_map: TopicMap, qos: QoSProfile) -> None:
-    """One subscription per input topic of the map (made before the ``/clock`` one), and the
-    table a step bundle's inputs are taken through (by map name and by resolved name)."""
+    """One subscription per input topic of the map (made before the ``/clock`` one)."""
     for spec in topic_map.inputs:
         callback = input_callback(node, spec.topic)
-        cls = message_class(spec.msg_type)
-        sub = node.create_subscription(cls, spec.topic, callback, qos)
-        node._owned_subscriptions.append(sub)
-        entry = (cls, functools.partial(take_input, node, spec.topic))
-        node._bundle_inputs[spec.topic] = node._bundle_inputs[sub.topic_name] = entry
+        node._owned_subscriptions.append(
+            node.create_subscription(message_class(spec.msg_type), spec.topic, callback, qos)
+        )
 
 
 def create_sim_time_entities(node: PolicyNode, settings: NodeSettings) -> None:
-    """With ``use_sim_time``: ``~/input_count``, the ``/clock``, ``~/step`` and ``~/step_inputs``
-    subscriptions."""
+    """With ``use_sim_time``: ``~/input_count``, the ``/clock`` and ``~/step`` subscriptions."""
     node._input_count_pub = node.create_publisher(UInt64, f"~/{INPUT_COUNT_TOPIC}", INPUT_COUNT_QOS)
     node._owned_publishers.append(node._input_count_pub)
     clock_qos = QoSProfile(depth=max(settings.qos_depth, 10), reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -57,18 +49,25 @@ def create_sim_time_entities(node: PolicyNode, settings: NodeSettings) -> None:
     node._owned_subscriptions.append(
         node.create_subscription(UInt64MultiArray, f"~/{STEP_TOPIC}", functools.partial(on_step, node), STEP_QOS)
     )
-    node._owned_subscriptions.append(
-        node.create_subscription(
-            UInt8MultiArray, f"~/{STEP_INPUTS_TOPIC}", functools.partial(on_step_inputs, node), STEP_QOS
-        )
-    )
 
 
 def input_callback(node: PolicyNode, topic: str):
-    """The subscription callback of input ``topic``: take it, count it for ``~/step`` drivers."""
+    """The subscription callback of input ``topic``: decode and store it, or queue it raw."""
 
     def on_message(msg) -> None:
-        take_input(node, topic, msg)
+        inputs, inbox = node.inputs, node._inbox
+        if inbox is not None:  # decode_on_tick: the tick decodes it
+            now = time.monotonic_ns()
+            inbox.put(topic, msg, now)
+            if node._oldest_rx_ns is None:
+                node._oldest_rx_ns = now
+        elif inputs is not None:
+            decoded = inputs.decode(topic, msg)  # the slow part, outside the tick's lock
+            with node._lock:
+                if inputs is node.inputs:  # not reconfigured meanwhile
+                    inputs.commit(topic, decoded, clock_ns(node))
+                    if node._oldest_rx_ns is None:
+                        node._oldest_rx_ns = time.monotonic_ns()
         if node._input_count_pub is not None:
             node._input_count.data += 1
             if not node._stepped:  # a ~/step driver needs no count: save a publish per input
@@ -81,23 +80,6 @@ def input_callback(node: PolicyNode, topic: str):
                 advance_clock(node, pending[0])
 
     return on_message
-
-
-def take_input(node: PolicyNode, topic: str, msg) -> None:
-    """Decode and store one message of input ``topic`` (or queue it raw with ``decode_on_tick``)."""
-    inputs, inbox = node.inputs, node._inbox
-    if inbox is not None:  # decode_on_tick: the tick decodes it
-        now = time.monotonic_ns()
-        inbox.put(topic, msg, now)
-        if node._oldest_rx_ns is None:
-            node._oldest_rx_ns = now
-    elif inputs is not None:
-        decoded = inputs.decode(topic, msg)  # the slow part, outside the tick's lock
-        with node._lock:
-            if inputs is node.inputs:  # not reconfigured meanwhile
-                inputs.commit(topic, decoded, clock_ns(node))
-                if node._oldest_rx_ns is None:
-                    node._oldest_rx_ns = time.monotonic_ns()
 
 
 def clock_ns(node: PolicyNode) -> int:
@@ -130,44 +112,6 @@ def on_step(node: PolicyNode, msg: UInt64MultiArray) -> None:
         advance_clock(node, now)
     else:
         node._pending_step = (now, inputs)
-
-
-def on_step_inputs(node: PolicyNode, msg: UInt8MultiArray) -> None:
-    """``~/step_inputs``: take the bundle's inputs as if they came on their topics, then move the
-    clock (see :data:`STEP_INPUTS_TOPIC`). A bad bundle is dropped whole: nothing of it is taken,
-    the clock stays, the driver's wait for the tick's outputs times out with its own message."""
-    try:
-        bundle = unpack_step(msg.data)
-        messages = [_bundled_message(node, topic, payload) for topic, payload in bundle.inputs]
-    except StepBundleError as err:
-        node.stats.step_rejected += 1
-        log_output_problem(node, clock_ns(node), f"Ignored a ~/{STEP_INPUTS_TOPIC} message: {err}")
-        return
-    node._stepped = True
-    for take, message in messages:
-        take(message)
-    advance_clock(node, bundle.sim_time_ns)
-
-
-def _bundled_message(node: PolicyNode, topic: str, payload: bytes):
-    """``(take, message)`` for one input of a step bundle.
-
-    Raises:
-        StepBundleError: for a topic that is not an input of the node or a payload that is not
-            a serialized message of its type.
-    """
-    entry = node._bundle_inputs.get(topic)
-    if entry is None:
-        known = sorted(t for t in node._bundle_inputs if t.startswith("~"))
-        raise StepBundleError(f"it carries {excerpt(topic)}, which is not an input of this node ({', '.join(known)})")
-    cls, take = entry
-    try:
-        return take, deserialize_message(payload, cls)
-    except Exception as err:  # rclpy raises several types for bytes that are not CDR of cls
-        raise StepBundleError(
-            f"its message for {topic} is not a serialized {cls.__name__} ({len(payload)} bytes: "
-            f"{type(err).__name__})"
-        ) from err
 
 
 def advance_clock(node: PolicyNode, now: int) -> None:
