@@ -32,7 +32,7 @@ import numpy as np
 import rclpy
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.context import Context
-from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock
@@ -52,6 +52,7 @@ from exploy.mapping import TopicDecoder, TopicEncoder, TopicMap
 from exploy_ros.adapters import build_ros_message, message_class
 from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC, STEP_QOS, STEP_TOPIC
 from exploy_ros.safety_io import disable_soft_start
+from exploy_ros.ticking import build_executor
 
 NS_PER_S = 1_000_000_000
 DISCOVERY_TIMEOUT_S = 10.0
@@ -126,7 +127,7 @@ class ReplayDriver(Node):
     # -- waiting ----------------------------------------------------------------------------
 
     def _spin_until(
-        self, executor: SingleThreadedExecutor, done: Callable[[], bool], timeout: float, what: str
+        self, executor: Executor, done: Callable[[], bool], timeout: float, what: str
     ) -> None:
         deadline = time.monotonic() + timeout
         while not done():
@@ -136,7 +137,7 @@ class ReplayDriver(Node):
             executor.spin_once(timeout_sec=min(left, 0.05))
 
     # Shadows rclpy Node.wait_for_node(fully_qualified_node_name, timeout) with another signature: rename it.
-    def wait_for_node(self, executor: SingleThreadedExecutor, timeout: float = DISCOVERY_TIMEOUT_S) -> None:  # type: ignore[override]
+    def wait_for_node(self, executor: Executor, timeout: float = DISCOVERY_TIMEOUT_S) -> None:  # type: ignore[override]
         """Wait until the policy node's topics and reset service are matched.
 
         Raises:
@@ -167,7 +168,7 @@ class ReplayDriver(Node):
             f"No {self.target}/input_count after {timeout:g} s: is the node running with use_sim_time:=true? {hint}",
         )
 
-    def reset_node(self, executor: SingleThreadedExecutor) -> None:
+    def reset_node(self, executor: Executor) -> None:
         """Call the node's ``~/reset`` and wait for its answer."""
         future = self._reset.call_async(Trigger.Request())
         self._spin_until(
@@ -183,7 +184,7 @@ class ReplayDriver(Node):
     # -- the lockstep loop -----------------------------------------------------------------
 
     def run(
-        self, executor: SingleThreadedExecutor, *, progress: bool = False
+        self, executor: Executor, *, progress: bool = False
     ) -> tuple[dict[str, np.ndarray], list[Divergence]]:
         """Drive every tick of the recording; return the produced outputs and timing divergences.
 
@@ -257,7 +258,7 @@ class ReplayDriver(Node):
             )
         return outputs, timing
 
-    def _take_waiting(self, executor: SingleThreadedExecutor) -> None:
+    def _take_waiting(self, executor: Executor) -> None:
         """Run the callbacks of messages that already arrived, until a spin takes none."""
         for _ in range(self._flush_spins):
             before = len(self._ticks) + sum(len(q) for q in self._queues.values())
@@ -321,7 +322,12 @@ def replay_live(
     if own_init:
         rclpy.init()
     driver: ReplayDriver | None = None
-    executor = SingleThreadedExecutor(context=context) if context is not None else SingleThreadedExecutor()
+    # With nodes of this process to spin (an in-process policy node): rclpy's EventsExecutor, whose
+    # per-message cost does not grow with the policy node's many entities as a wait set's does.
+    executor: Executor = (
+        build_executor("events", context=context) if spin_with
+        else SingleThreadedExecutor(context=context) if context is not None else SingleThreadedExecutor()
+    )
     try:
         driver = ReplayDriver(
             recording=recording, topic_map=topic_map, target=node or meta.node, timeout=timeout, context=context

@@ -6,6 +6,7 @@ Each ``fill_*`` function writes into a message allocated once by the node and re
 
 from __future__ import annotations
 
+import array
 from collections.abc import Callable
 from typing import Any
 
@@ -45,9 +46,10 @@ class StateOutput:
 def fill_joint_state(msg: JointState, robot: MujocoRobot, sec: int, nsec: int) -> JointState:
     """Positions, velocities and applied efforts of the driven joints (names set by the caller)."""
     msg.header.stamp.sec, msg.header.stamp.nanosec = sec, nsec
-    msg.position = robot.joint_pos().tolist()
-    msg.velocity = robot.joint_vel().tolist()
-    msg.effort = robot.joint_effort().tolist()
+    # array.array('d') takes the generated setters' fast path (a list is checked value by value)
+    msg.position = array.array("d", robot.joint_pos().tobytes())
+    msg.velocity = array.array("d", robot.joint_vel().tobytes())
+    msg.effort = array.array("d", robot.joint_effort().tobytes())
     return msg
 
 

@@ -10,6 +10,7 @@ Quaternions are ROS x, y, z, w in messages and w, x, y, z in the policy.
 from __future__ import annotations
 
 import collections
+import math
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -125,12 +126,19 @@ def joint_indices(wanted: tuple[str, ...], available: tuple[str, ...]) -> np.nda
     return JOINT_INDEX_CACHE.get(tuple(wanted), tuple(available))
 
 
+_LIMITS: dict[np.dtype, float | None] = {}
+
+
 def _limit(dtype: np.dtype) -> float | None:
-    if dtype.kind == "f":
-        return float(np.finfo(dtype).max)
-    if dtype.kind in "iu":
-        return float(np.iinfo(dtype).max)
-    return None
+    """Largest magnitude ``dtype`` holds (None: not a number type); cached per dtype."""
+    if dtype not in _LIMITS:
+        if dtype.kind == "f":
+            _LIMITS[dtype] = float(np.finfo(dtype).max)
+        elif dtype.kind in "iu":
+            _LIMITS[dtype] = float(np.iinfo(dtype).max)
+        else:
+            _LIMITS[dtype] = None
+    return _LIMITS[dtype]
 
 
 def finish(values: np.ndarray, bnd: FieldBinding, dtype: np.dtype, what: str) -> np.ndarray:
@@ -140,6 +148,8 @@ def finish(values: np.ndarray, bnd: FieldBinding, dtype: np.dtype, what: str) ->
         AdapterError: on NaN, Inf or a value ``dtype`` cannot hold (checked before the cast).
     """
     limit = _limit(dtype)
+    if values.size and limit is not None and float(np.abs(values).max()) <= limit:  # NaN compares False
+        return values.astype(dtype).reshape(bnd.shape)
     ok = np.abs(values) <= limit if limit is not None else np.isfinite(values)  # False for NaN, Inf
     if not ok.all():
         bad = np.flatnonzero(~ok)
@@ -158,12 +168,11 @@ def _xyz(vec: Any) -> np.ndarray:
 
 def _wxyz(bnd: FieldBinding, q: Any, what: str) -> np.ndarray:
     """A ROS quaternion (x, y, z, w) as policy w, x, y, z; rejected unless of unit norm."""
-    values = np.array((q.w, q.x, q.y, q.z), dtype=np.float64)
-    with np.errstate(all="ignore"):
-        norm = float(np.sqrt(values @ values))
+    w, x, y, z = float(q.w), float(q.x), float(q.y), float(q.z)
+    norm = math.sqrt(w * w + x * x + y * y + z * z)  # Python floats: overflow gives inf, never a warning
     if not abs(norm - 1.0) <= QUAT_NORM_TOLERANCE:  # also catches NaN and Inf
         raise AdapterError(f"'{bnd.component}': {what} is not a unit quaternion (norm {norm:.4g})")
-    return values
+    return np.array((w, x, y, z), dtype=np.float64)
 
 
 def _array(values: Any, bnd: FieldBinding, msg_name: str, expected: int) -> np.ndarray:
