@@ -132,7 +132,7 @@ class MujocoSimNode(Node):
         self._command_sub = self.create_subscription(JointState, t.command, self._on_command, qos)
         self._wait_set: Any = None  # lockstep fast path: a wait set holding only the command subscription
         self.peer: Executor | None = None  # the executor of a policy node in this process, spun by the lockstep loop
-        self._clock = Clock()
+        self._clock_msg = Clock()  # not self._clock: that is rclpy Node's ROS clock (get_clock())
         self._step = UInt64MultiArray()
         self._step.data = [0, len(t.published)]
 
@@ -202,9 +202,9 @@ class MujocoSimNode(Node):
 
     def _publish_clock(self, tick: int = 0) -> None:
         if self.publish_clock and tick % self.clock_every == 0:
-            # self._clock (a rosgraph Clock message) shadows rclpy Node._clock (a ROSClock): rename it
-            self._clock.clock.sec, self._clock.clock.nanosec = divmod(self.sim_time_ns(), NS_PER_S)  # type: ignore[attr-defined]
-            self._clock_pub.publish(self._clock)
+            clock = self._clock_msg.clock
+            clock.sec, clock.nanosec = divmod(self.sim_time_ns(), NS_PER_S)
+            self._clock_pub.publish(self._clock_msg)
 
     def _physics(self) -> None:
         """Apply the held command for one tick (``substeps`` physics steps), recording each."""

@@ -136,8 +136,7 @@ class ReplayDriver(Node):
                 raise LiveReplayError(what)
             executor.spin_once(timeout_sec=min(left, 0.05))
 
-    # Shadows rclpy Node.wait_for_node(fully_qualified_node_name, timeout) with another signature: rename it.
-    def wait_for_node(self, executor: Executor, timeout: float = DISCOVERY_TIMEOUT_S) -> None:  # type: ignore[override]
+    def wait_for_policy_node(self, executor: Executor, timeout: float = DISCOVERY_TIMEOUT_S) -> None:
         """Wait until the policy node's topics and reset service are matched.
 
         Raises:
@@ -335,7 +334,7 @@ def replay_live(
         driver.file_rate = policy_meta.update_rate
         for other in (driver, *spin_with):
             executor.add_node(other)
-        driver.wait_for_node(executor, discovery_timeout)
+        driver.wait_for_policy_node(executor, discovery_timeout)
         note, restore = disable_soft_start(driver, executor, driver.target, timeout=discovery_timeout)
         warnings.append(note)
         try:
