@@ -355,6 +355,8 @@ class PolicyNode(LifecycleNode):
             return response
         with self._lock:
             self.policy.reset()
+            # a new run: the next driver may be a /clock one again, and no step of the last run is pending
+            self._stepped, self._since_step, self._pending_step = False, 0, None
         response.success, response.message = (
             True,
             f"memory restored to its initial value, step counter {self.policy.first_step}",

@@ -64,3 +64,25 @@ def test_a_malformed_step_is_ignored_counted_and_the_node_goes_on(mlp_file) -> N
     np.testing.assert_allclose(
         np.array(outs[0].data), Reference(mlp_file).run(x, 0)["out"].reshape(-1), rtol=1e-5, atol=1e-6
     )
+
+
+def test_reset_hands_the_clock_back_and_forgets_a_pending_step(mlp_file) -> None:
+    from std_srvs.srv import Trigger
+
+    rng = np.random.default_rng(8)
+    with Rig(mlp_file, params={"sim_rate_hz": 200.0, "input_timeout_s": 0.0, "soft_start_s": 0.0}) as rig:
+        x = tutorial_inputs(rng)
+        rig.feed({INPUT_TOPICS[name]: array_msg(value) for name, value in x.items()})
+        _step(rig, 0, 3)
+        rig.spin_until(lambda: len(rig.ticks) == 1, what="the stepped tick")
+        _step(rig, 1, 3)  # pending: its inputs never come
+        rig.spin_for(0.1)
+        client = rig.peer.create_client(Trigger, rig.topic("~/reset"))
+        assert client.wait_for_service(timeout_sec=5.0)
+        future = client.call_async(Trigger.Request())
+        rig.spin_until(future.done, what="reset")
+        rig.feed({INPUT_TOPICS[name]: array_msg(value) for name, value in x.items()})  # would release the old step
+        rig.spin_for(0.1)
+        assert len(rig.ticks) == 1, "a step from before the reset ran"
+        rig.advance(1, expect_ticks=1)  # /clock ticks the node again after the reset
+        assert [m.data for m in rig.ticks] == [0, 0]
