@@ -14,7 +14,7 @@ from exploy.bag.layout import BagMeta
 from exploy.bag.policy_diff import diff_policies
 from exploy.bag.reader import Recording, check_policy, file_sha256, read_bag, read_meta
 from exploy.bag.stages import ACTIONS, OBS, Stages, read_stages
-from exploy.format import PolicyFormatError, names
+from exploy.format import PolicyFormatError
 from exploy.runtime.errors import PolicyRuntimeError
 from exploy.runtime.policy import Policy
 
@@ -159,48 +159,33 @@ def run_policy_with_stages(
 def _run_session_with_stages(
     policy: Policy, recording: Recording, outputs: dict[str, np.ndarray], *, progress: bool = False
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """:meth:`Policy.step` semantics (memory fed back, reset where the bag resets), calling the
-    onnxruntime session directly like :meth:`Policy.run_ticks`, and keeping the stages."""
+    """:meth:`Policy.run_ticks` over the recording in chunks (its semantics: ``first_step``,
+    ranges, rejected ticks), keeping the stages; the outputs the bag expects go into ``outputs``."""
     from tqdm import tqdm
 
     n = recording.num_ticks
-    dec = policy.decimation
-    policy.reset()
-    initial = {spec.input_name: policy.memory[spec.name] for spec in policy.memories}
-    wanted = (
-        [names.ACTIONS, names.OBS] + [c.output_name for c in policy.outputs] + [m.output_name for m in policy.memories]
-    )
-    out_slots = [(outputs[c.name], 2 + i) for i, c in enumerate(policy.outputs) if c.name in outputs]
-    mem_slots = [(m.input_name, 2 + len(policy.outputs) + i) for i, m in enumerate(policy.memories)]
-    batch = {
-        spec.name: np.ascontiguousarray(recording.inputs[spec.name], dtype=spec.dtype).reshape((n, *spec.shape))
-        for spec in policy.inputs
-    }
-    stages: dict[str, np.ndarray] = {}
-    run = policy.session.session.run
-    memory = dict(initial)
-    count = 0
-    step_array = np.zeros((), dtype=np.int32)
-    feed: dict[str, np.ndarray] = {names.STEP_COUNT: step_array}
-    for tick in tqdm(range(n), desc="replay", unit="tick", disable=not progress, mininterval=0.5):
-        if recording.resets[tick]:
-            memory, count = dict(initial), 0
-        for name, value in batch.items():
-            feed[name] = value[tick]
-        feed.update(memory)  # type: ignore[arg-type]  # memory components always name their tensors
-        step_array[...] = count
-        results = run(wanted, feed)
-        for target, index in out_slots:
-            target[tick] = results[index].reshape(-1)
-        if count % dec == 0:
-            entered = {f"memory.{m.name}": memory[m.input_name] for m in policy.memories}
-            for key, value in {OBS: results[1], ACTIONS: results[0], **entered}.items():
-                if key not in stages:
-                    stages[key] = np.zeros((n, np.size(value)))
-                stages[key][tick] = np.reshape(value, -1)
-        memory = {name: results[index] for name, index in mem_slots}
-        count += 1
-    return outputs, stages
+    chunk = max(1, min(PROGRESS_CHUNK, n))
+    merged: dict[str, np.ndarray] = {}
+    with tqdm(total=n, desc="replay", unit="tick", disable=not progress) as bar:
+        for start in range(0, n, chunk):
+            stop = min(n, start + chunk)
+            stages: dict[str, np.ndarray] = {}
+            try:
+                out = policy.run_ticks(
+                    {name: value[start:stop] for name, value in recording.inputs.items()},
+                    resets=recording.resets[start:stop], stages=stages,
+                )
+            except PolicyRuntimeError as err:
+                raise BagError(f"The policy rejected the bag's inputs in ticks {start}..{stop - 1}: {err}") from err
+            for name, target in outputs.items():
+                if name in out:
+                    target[start:stop] = out[name].reshape(stop - start, -1)
+            for key, rows in stages.items():
+                if key not in merged:
+                    merged[key] = np.zeros((n, rows.shape[1]))
+                merged[key][start:stop] = rows
+            bar.update(stop - start)
+    return outputs, merged
 
 
 def replay_offline(

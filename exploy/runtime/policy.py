@@ -242,7 +242,11 @@ class Policy:
         return None
 
     def run_ticks(
-        self, inputs: Mapping[str, np.ndarray], *, resets: np.ndarray | None = None
+        self,
+        inputs: Mapping[str, np.ndarray],
+        *,
+        resets: np.ndarray | None = None,
+        stages: dict[str, np.ndarray] | None = None,
     ) -> dict[str, np.ndarray]:
         """Run ``n`` ticks back to back: the fast path of :meth:`step` for recorded data.
 
@@ -256,6 +260,9 @@ class Policy:
         Args:
             inputs: Every input component by name, shaped ``(n, *shape)`` (or ``(n, size)``).
             resets: Optional bool array of length ``n``.
+            stages: When given, filled on every Default tick ``k`` with row ``k`` of ``obs``,
+                ``actions`` and ``memory.<name>`` (the memory the tick received), each
+                ``(n, size)`` float64, zero on the other ticks.
 
         Returns:
             Every output component by name, shaped ``(n, *shape)``.
@@ -291,6 +298,7 @@ class Policy:
         outputs = {spec.name: np.empty((count, *spec.shape), dtype=spec.dtype) for spec in self._outputs}
         out_slots = [(outputs[spec.name], out_index[spec.name]) for spec in self._outputs]
         mem_slots = [(spec.input_name, out_index[spec.output_name]) for spec in self._memories]
+        stage_sources = self._stage_sources(out_index) if stages is not None else []
         run, wanted, step_array = self.session.session.run, self._output_names, self._step_array
         feed: dict[str, np.ndarray] = {names.STEP_COUNT: step_array}
         columns = list(batch.items())
@@ -304,6 +312,12 @@ class Policy:
             results = run(wanted, feed)
             for target, index in out_slots:
                 target[k] = results[index]
+            if stages is not None and self.step_count % self.decimation == 0:
+                for key, source in stage_sources:
+                    row = np.reshape(results[source] if isinstance(source, int) else feed[source], -1)
+                    if key not in stages:
+                        stages[key] = np.zeros((count, row.size))
+                    stages[key][k] = row
             if self._non_finite(results) is not None:
                 self.rejected_ticks += 1
                 continue
@@ -312,6 +326,14 @@ class Policy:
                 self._memory[name] = results[index]
             self.step_count += 1
         return outputs
+
+    def _stage_sources(self, out_index: Mapping[str | None, int]) -> list[tuple[str, int | str]]:
+        """For :meth:`run_ticks`: ``(stage key, result index or memory feed name)`` per stage."""
+        sources: list[tuple[str, int | str]] = [
+            (names.OBS, out_index[names.OBS]), (names.ACTIONS, out_index[names.ACTIONS])
+        ]
+        # memory components always name their tensors
+        return sources + [(f"memory.{spec.name}", spec.input_name) for spec in self._memories]  # type: ignore[misc]
 
     def _validated(self, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         if len(inputs) != len(self._inputs) or any(spec.name not in inputs for spec in self._inputs):

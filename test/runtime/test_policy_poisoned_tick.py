@@ -129,3 +129,25 @@ def test_malformed_ranges_refuse_the_file_with_the_reason(legged_file, tmp_path)
     )
     with pytest.raises(PolicyFormatError, match=r"ranges.lin_vel_x must satisfy min <= max"):
         Policy(bad)
+
+
+def test_run_ticks_stages_are_what_step_saw_across_a_rejected_tick(legged_file):
+    rng = np.random.default_rng(2)
+    ticks = [_inputs(rng) for _ in range(30)]
+    ticks[8] = _inputs(rng, cmd=(3e38, 0.0, 0.0))  # rejected: the Default tick is run again at tick 9
+    stepped = Policy(legged_file)
+    expected: dict[int, dict] = {}
+    for k, t in enumerate(ticks):
+        entering = {f"memory.{name}": value.copy() for name, value in stepped.memory.items()}
+        result = stepped.step(t)
+        if result.policy_step:
+            expected[k] = {"obs": result.obs, "actions": result.actions, **entering}
+    assert 8 in expected and 9 in expected  # the repeated Default tick
+    batched = Policy(legged_file)
+    stages: dict = {}
+    batched.run_ticks({name: np.stack([t[name] for t in ticks]) for name in ticks[0]}, stages=stages)
+    assert set(stages) == set(expected[0])
+    for k in range(30):
+        for key, rows in stages.items():
+            want = np.reshape(expected[k][key], -1) if k in expected else np.zeros(rows.shape[1])
+            np.testing.assert_array_equal(rows[k], want, err_msg=f"{key} at tick {k}")
