@@ -253,50 +253,42 @@ class MujocoSimNode(Node):
             self._run_realtime(executor, ticks, progress)
 
     def _wait_command(self, timeout: float) -> bool:
-        """Wait for the next command on a wait set holding only the command subscription.
+        """Wait for the next command, taking it straight from the command subscription.
 
         The executor would rebuild a wait set of every entity of every node it spins for each
-        message; with the policy node in another process nothing else needs spinning here, so
-        waiting on this one subscription (as ``rclpy.wait_for_message`` does) saves most of the
-        per-tick cost. Returns False on timeout.
+        message. With the policy node in another process nothing else needs spinning here, so
+        this waits on a wait set holding the command subscription alone (as
+        ``rclpy.wait_for_message`` does); with the policy node in this process (:attr:`peer`)
+        it spins that node's executor on this thread instead (no thread hand-off, no wake-up:
+        messages between the two nodes are delivered within the process). Returns False on
+        timeout.
         """
+        sub = self._command_sub
+        deadline = time.monotonic() + timeout
+        while True:
+            taken = sub.handle.take_message(sub.msg_type, sub.raw)
+            if taken is not None:
+                self._on_command(taken[0])
+                return True
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            if self.peer is not None:
+                self.peer.spin_once(timeout_sec=min(left, PEER_SPIN_S))
+            else:
+                self._wait_on_command(min(left, 0.1))
+
+    def _wait_on_command(self, seconds: float) -> None:
+        """Block until the command subscription has a message or ``seconds`` pass."""
         from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
         from rclpy.utilities import timeout_sec_to_nsec
 
-        sub = self._command_sub
-        if self.peer is not None:
-            return self._wait_command_spinning(self.peer, timeout)
         if self._wait_set is None:
             self._wait_set = _rclpy.WaitSet(1, 0, 0, 0, 0, 0, self.context.handle)  # type: ignore[arg-type]  # a live node has a context
-        deadline = time.monotonic() + timeout
-        while True:
-            taken = sub.handle.take_message(sub.msg_type, sub.raw)
-            if taken is not None:
-                self._on_command(taken[0])
-                return True
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            ws = self._wait_set
-            ws.clear_entities()
-            ws.add_subscription(sub.handle)
-            ws.wait(timeout_sec_to_nsec(min(left, 0.1)))
-
-    def _wait_command_spinning(self, peer: Executor, timeout: float) -> bool:
-        """:meth:`_wait_command` with the policy node in this process: spin its executor on this
-        thread until the command is here (no thread hand-off, no wake-up; messages between the two
-        nodes are delivered within the process)."""
-        sub = self._command_sub
-        deadline = time.monotonic() + timeout
-        while True:
-            taken = sub.handle.take_message(sub.msg_type, sub.raw)
-            if taken is not None:
-                self._on_command(taken[0])
-                return True
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            peer.spin_once(timeout_sec=min(left, PEER_SPIN_S))
+        ws = self._wait_set
+        ws.clear_entities()
+        ws.add_subscription(self._command_sub.handle)
+        ws.wait(timeout_sec_to_nsec(seconds))
 
     def _run_lockstep(self, executor, ticks: int, progress) -> None:
         step = self._step
