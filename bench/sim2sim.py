@@ -5,9 +5,10 @@ Exports the MuJoCo quadruped (MLP) and times, on its own ROS domain:
 - rollout: the in-process torch environment + actor + MuJoCo (``exploy.sim.closed_loop.rollout_env``);
 - sim2sim lockstep: ``policy_node`` in its own process and ``mujoco_sim_node`` in this one,
   one ``~/step`` round trip per tick (``exploy_ros.sim2sim.run_closed_loop``);
-- sim2sim lockstep with the policy node in this process (one executor spins both);
+- sim2sim lockstep with the policy node in this process (``--in-process``: the simulator spins
+  the node's EventsExecutor on its own thread while it waits for each command);
 - live replay: a recorded bag of the same robot against an in-process ``policy_node``
-  (``exploy replay --live``'s driver, ``~/step`` handshake).
+  (``exploy replay --live``'s driver, ``~/step`` handshake, one EventsExecutor for both).
 
 A 200 Hz robot needs 2,000 ticks/s for 10x real time. Usage:
 ``python bench/sim2sim.py [--seconds S]``.
@@ -51,7 +52,10 @@ def main() -> int:
         rollout = len(traj) / (time.perf_counter() - start)
         print(f"in-process rollout (torch env + MuJoCo): {rollout:,.0f} ticks/s ({len(traj)} ticks)")
 
-        for label, in_process in (("policy_node in its own process", False), ("policy_node in this process", True)):
+        for label, in_process in (
+            ("policy_node in its own process", False),
+            ("policy_node in this process (one thread)", True),
+        ):
             run = run_closed_loop(
                 policy=policy, mjcf=mjcf, seconds=args.seconds, domain_id=domain, in_process=in_process
             )
