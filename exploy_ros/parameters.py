@@ -203,6 +203,56 @@ def _store_as_double(node: Node, name: str) -> str | None:
     return None
 
 
+def declare_table(node: Node, table: Mapping[str, tuple[Any, str]]) -> dict[str, Any]:
+    """Declare ``name -> (default, description)`` parameters on ``node`` and return their values.
+
+    Every parameter is declared with dynamic typing, so a wrong type never fails the node's
+    construction with a traceback; the values are then checked against their defaults' types
+    (an integer is accepted, and returned as a float, where a double is meant).
+
+    Raises:
+        SettingsError: naming the first parameter whose value has the wrong type.
+    """
+    values = {}
+    for name, (default, text) in table.items():
+        node.declare_parameter(name, default, ParameterDescriptor(description=text, dynamic_typing=True))
+        values[name] = typed_like(name, node.get_parameter(name).value, default)
+    return values
+
+
+def typed_like(name: str, value: Any, default: Any) -> Any:
+    """``value`` of parameter ``name`` in the type of ``default`` (ints widen to doubles).
+
+    Raises:
+        SettingsError: when ``value`` cannot be that type.
+    """
+    def number(v: Any) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+    elif isinstance(default, float):
+        ok, value = number(value), float(value) if number(value) else value
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif isinstance(default, str):
+        ok = isinstance(value, str)
+    elif isinstance(default, (list, tuple)) and default and isinstance(default[0], float):
+        ok = isinstance(value, (list, tuple)) and all(number(v) for v in value)
+        value = [float(v) for v in value] if ok else value
+    elif isinstance(default, (list, tuple)):
+        kind = type(default[0]) if default else str
+        ok = isinstance(value, (list, tuple)) and all(isinstance(v, kind) for v in value)
+        value = list(value) if ok else value
+    else:
+        ok = True
+    if not ok:
+        kinds = {bool: "true or false", float: "a number", int: "an integer", str: "a string"}
+        want = "a list of numbers" if isinstance(default, (list, tuple)) else kinds.get(type(default), "another type")
+        raise SettingsError(f"parameter '{name}' must be {want}, got {type(value).__name__} {str(value)[:60]!r}")
+    return value
+
+
 def _one_line(err: BaseException) -> str:
     text = " ".join(str(err).split())
     return text if len(text) <= 300 else text[:300] + "..."

@@ -30,7 +30,6 @@ import exploy_ros.ros_required  # noqa: F401  (first: without rclpy, one line in
 
 import numpy as np
 import rclpy
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.context import Context
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
@@ -51,6 +50,7 @@ from exploy.format import PolicyFormatError, read_metadata
 from exploy.mapping import TopicDecoder, TopicEncoder, TopicMap
 from exploy_ros.adapters import build_ros_message, message_class
 from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC, STEP_QOS, STEP_TOPIC
+from exploy_ros.parameters import declare_table
 from exploy_ros.safety_io import disable_soft_start
 from exploy_ros.ticking import build_executor
 
@@ -384,18 +384,18 @@ def main(args: list[str] | None = None) -> int:
     rclpy.init(args=args)
     try:
         params = rclpy.create_node("exploy_replay_params")
-        for name, (default, text) in _PARAMETERS.items():
-            params.declare_parameter(name, default, ParameterDescriptor(description=text))
-        value = {name: params.get_parameter(name).value for name in _PARAMETERS}
-        params.destroy_node()
+        try:
+            value = declare_table(params, _PARAMETERS)
+        finally:
+            params.destroy_node()
         if not value["bag"] or not value["policy_path"]:
             print("replay_node: set parameters bag:=<bag> and policy_path:=<policy.onnx>", file=sys.stderr)
             return 2
         bag = pathlib.Path(value["bag"])
         result = replay_live(
-            bag, value["policy_path"], node=value["target_node"] or None, atol=float(value["atol"]),
-            rtol=float(value["rtol"]), timeout=float(value["timeout_s"]),
-            allow_policy_mismatch=bool(value["allow_policy_mismatch"]), progress=True,
+            bag, value["policy_path"], node=value["target_node"] or None, atol=value["atol"],
+            rtol=value["rtol"], timeout=value["timeout_s"],
+            allow_policy_mismatch=value["allow_policy_mismatch"], progress=True,
         )
         write_reports(result, value["out_dir"] or default_report_dir(bag))
         print(summary_text(result))

@@ -150,6 +150,9 @@ def _cases(root: pathlib.Path, policy: pathlib.Path, bag: pathlib.Path, bags: di
     for name in ("bag_zeroed_early", "meta_dt_string", "meta_ticks_huge", "meta_t0_null"):
         cases.append((f"replay_node {name}",
                       [replay_node, "--ros-args", "-p", f"bag:={bags[name]}", "-p", f"policy_path:={policy}"]))
+    for param in ("timeout_s:=fast", "atol:=[1, 2]", "allow_policy_mismatch:=3"):  # wrong types: one line, no traceback
+        cases.append((f"replay_node -p {param}", [replay_node, "--ros-args", "-p", param, "-p", f"bag:={bag}",
+                                                  "-p", f"policy_path:={policy}"]))
     return cases
 
 
