@@ -63,13 +63,16 @@ def test_tick_thread_ticks_at_the_period_and_counts_skipped_deadlines():
             time.sleep(0.035)  # a stall of 3.5 periods
 
     thread = TickThread(period_ns=10 * MS, tick=tick)
+    start = time.monotonic_ns()
     thread.start()
     time.sleep(0.2)
     thread.stop()
+    periods = (time.monotonic_ns() - start) / (10 * MS)  # the sleep overshoots on a loaded machine
     assert thread.missed >= 2
-    assert 15 <= len(stamps) + thread.missed <= 22
-    gaps = np.diff(stamps[:5]) / MS
-    assert np.all((gaps > 5) & (gaps < 15))
+    # every period is either a tick or counted as missed (one either side for start and stop)
+    assert periods - 2 <= len(stamps) + thread.missed <= periods + 1
+    # the ticks before the stall follow the period (the median: one late wake-up under load is not a wrong period)
+    assert 8 < float(np.median(np.diff(stamps[:5]) / MS)) < 12
 
 
 def test_deadline_schedule_runs_each_deadline_once_and_skips_whole_late_periods():
