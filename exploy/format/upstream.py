@@ -86,14 +86,23 @@ class Finding:
     required: bool = True
 
 
+def parse_base_names(raw: Any) -> dict[str, str] | None:
+    """The ``base_names`` metadata value (JSON text, or an already parsed object) as
+    ``{articulation: base body}``; None when it is not a JSON object of strings."""
+    try:
+        value = json.loads(raw) if isinstance(raw, (str, bytes)) else raw
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return None
+    return value
+
+
 def _base_names(raw: str | None) -> tuple[dict[str, str], Finding | None]:
     if raw is None:
         return {}, None
-    try:
-        value = json.loads(raw)
-    except (ValueError, RecursionError):
-        value = None
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+    value = parse_base_names(raw)
+    if value is None:
         return {}, Finding("base_names", f"must be a JSON object {{articulation: base body}}, got {excerpt(raw)}")
     return value, None
 

@@ -37,12 +37,13 @@ could not be put in the policy's order.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import Any, Literal
 
 from exploy.format import ComponentKind, ComponentSpec, PolicyMetadata
+from exploy.format.errors import excerpt
+from exploy.format.upstream import parse_base_names
 from exploy.mapping.errors import MappingError
 from exploy.mapping.fields import (
     ADAPTERS,
@@ -175,13 +176,10 @@ def base_names(meta: PolicyMetadata) -> dict[str, str]:
     raw: Any = meta.env_metadata.get("base_names")
     if raw is None:
         return {}
-    try:
-        value = json.loads(raw) if isinstance(raw, str) else raw
-    except (ValueError, RecursionError) as err:
-        raise MappingError(f"File metadata 'base_names' is not JSON ({str(raw)[:80]!r}): {err}") from err
-    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+    value = parse_base_names(raw)
+    if value is None:
         raise MappingError(
-            f"File metadata 'base_names' must be a JSON object {{articulation: base body}}, got {str(raw)[:80]!r}"
+            f"File metadata 'base_names' must be a JSON object {{articulation: base body}}, got {excerpt(raw)}"
         )
     return value
 
