@@ -49,9 +49,9 @@ from exploy.errors import ExployError
 from exploy.sim.errors import SimError
 from exploy.sim.monitor import CommandAges, Trajectory
 from exploy.sim.mujoco_robot import MujocoRobot
-from exploy.sim.wiring import CommandMode, JointCommandDecoder, SimTopics, sim_topics
+from exploy.sim.wiring import CommandMode, JointCommandDecoder, SimTopics, policy_gains, policy_joint_names
 from exploy_ros.lockstep import STEP_QOS, STEP_TOPIC
-from exploy_ros.mujoco_sim_parameters import PARAMETERS, per_joint
+from exploy_ros.mujoco_sim_parameters import PARAMETERS, apply_gains, node_topics, per_joint, read_policy
 from exploy_ros.sim_messages import state_outputs
 
 NS_PER_S = 1_000_000_000
@@ -83,13 +83,16 @@ class MujocoSimNode(Node):
         self.mode = str(p["mode"])
         if self.mode not in ("lockstep", "realtime"):
             raise SimError(f"mode '{self.mode}' is not lockstep or realtime")
+        policy = read_policy(p["policy_path"])
         if robot is None:
             if not p["mjcf"]:
                 raise SimError("set parameter mjcf:=<model.xml>")
-            joints = [j for j in p["joints"] if j] or None
-            robot = MujocoRobot.from_file(p["mjcf"], joint_names=joints, imu_site=p["imu_site"] or None)
+            # the policy's joints by default: a model's names may carry a prefix (robot/FR_hip_joint)
+            joints = [j for j in p["joints"] if j] or (policy_joint_names(policy[1]) if policy else None)
+            robot = MujocoRobot.from_file(p["mjcf"], joint_names=joints, imu_site=p["imu_site"] or None,
+                                          forward_after_step=bool(p["forward_after_step"]))
         self.robot = robot
-        self.topics = topics if topics is not None else self._topics(p)
+        self.topics = topics if topics is not None else node_topics(p, robot, policy)
         rate = float(p["rate_hz"]) or 1.0 / robot.dt
         substeps = round(1.0 / (rate * robot.dt))
         if substeps < 1 or abs(substeps * robot.dt * rate - 1.0) > 1e-6:
@@ -107,8 +110,14 @@ class MujocoSimNode(Node):
         n = len(robot.joint_names)
         self.kp = per_joint(p["kp"], n, "kp")
         self.kd = per_joint(p["kd"], n, "kd")
+        file_gains = policy_gains(*policy, robot.joint_names) if policy else None
+        for note in apply_gains(self, file_gains):
+            self.get_logger().warning(note)
+        mode = str(p["command_mode"])
+        if mode == "auto" and robot.servo.any():
+            mode = "position"  # position actuators take targets; the file's zero efforts are no torque command
         # The decoder checks the value at run time (one-line SimError for anything else).
-        self.decoder = JointCommandDecoder(robot.joint_names, mode=cast(CommandMode, str(p["command_mode"])))
+        self.decoder = JointCommandDecoder(robot.joint_names, mode=cast(CommandMode, mode))
         self.ages = CommandAges(policy_period_s=float(p["policy_period_s"]))
         # bounded: a node that runs until shut down keeps the newest steps only (about 40 MB)
         self.trajectory = Trajectory(n, capacity=4096, max_rows=MAX_TRAJECTORY_ROWS)
@@ -132,27 +141,6 @@ class MujocoSimNode(Node):
         self._clock = Clock()
         self._step = UInt64MultiArray()
         self._step.data = [0, len(t.published)]
-
-    def _topics(self, p: dict) -> SimTopics:
-        derived = None
-        if p["policy_path"]:
-            from exploy.format import read_metadata
-            from exploy.mapping import build_topic_map
-            derived = sim_topics(build_topic_map(read_metadata(p["policy_path"])), p["target_node"])
-        node = "/" + str(p["target_node"]).strip("/")
-
-        def pick(param: str, attr: str, default: str | None) -> str | None:
-            if p[param]:
-                return p[param]
-            return getattr(derived, attr) if derived is not None else default
-
-        command = pick("command_topic", "command", f"{node}/output/joint_targets")
-        return SimTopics(
-            joint_state=pick("joint_state_topic", "joint_state", "joint_states"),
-            imu=pick("imu_topic", "imu", "imu" if self.robot.has_imu else None),
-            odom=pick("odom_topic", "odom", None), twist=pick("twist_topic", "twist", None),
-            command=command, node=node,  # type: ignore[arg-type]  # pick() has a default for the command
-        )
 
     # -- messages ---------------------------------------------------------------------------
 

@@ -97,16 +97,21 @@ def _run(args: argparse.Namespace, out: pathlib.Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     env = actor = None
     mjcf = args.mjcf
+    forward_after_step = True
     if args.factory is not None:
         from exploy.cli.factory import make_env_and_actor
 
         env, actor = make_env_and_actor(args.factory)
         robot = env_robot(env)
+        forward_after_step = robot.forward_after_step  # read the model as the environment does
         if mjcf is None:
-            if robot.xml is None:
+            if robot.path is not None:  # the model's own file: its assets stay relative to it
+                mjcf = robot.path
+            elif robot.xml is None:
                 return _fail_bad("the environment's MujocoRobot has no MJCF text; pass --mjcf")
-            mjcf = out / "model.xml"
-            mjcf.write_text(robot.xml)
+            else:  # compiled from a string: no file of its own (relative assets resolve from out/)
+                mjcf = out / "model.xml"
+                mjcf.write_text(robot.xml)
     if mjcf is None or not mjcf.is_file():
         return _fail_bad(f"MJCF file {mjcf} does not exist")
 
@@ -116,7 +121,7 @@ def _run(args: argparse.Namespace, out: pathlib.Path) -> int:
         policy=args.policy, mjcf=mjcf, seconds=args.seconds, mode=args.mode, real_time_factor=args.rtf,
         node=args.node, timeout=args.timeout, velocity_command=tuple(args.command), imu_site=args.imu_site,
         node_log=out / "policy_node.log" if args.node is None else None, in_process=args.in_process,
-        progress=not args.quiet, soft_start_s=args.soft_start,
+        progress=not args.quiet, soft_start_s=args.soft_start, forward_after_step=forward_after_step,
     )
     robot = run.robot
     stab = stability(run.trajectory, joint_names=robot.joint_names, joint_lower=robot.joint_lower,
