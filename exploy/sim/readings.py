@@ -54,8 +54,8 @@ def bind_reading(robot: MujocoRobot, reading: Reading) -> Callable[[], np.ndarra
     """A function returning ``reading``'s current value in ``robot`` (names looked up now).
 
     A body's orientation and angular velocity are read at the robot's IMU site when that site
-    is on the body (what a robot measures; the same numbers when the site frame is aligned with
-    the body's).
+    is on the body with its axes aligned to the body's (the same quantities, measured as a
+    robot measures them); else from the body frame itself.
 
     Raises:
         SimError: for a name the model does not have (after trying ``fallback``).
@@ -92,7 +92,9 @@ def bind_reading(robot: MujocoRobot, reading: Reading) -> Callable[[], np.ndarra
             return bind_reading(robot, reading.fallback)
         raise SimError(_missing(reading))
     item = kind.split("_", 1)[1]
-    if robot.has_imu and int(model.site_bodyid[robot._site_id]) == body and item in ("quat", "ang_vel"):
+    imu = robot._site_id
+    aligned = imu is not None and int(model.site_bodyid[imu]) == body and np.allclose(model.site_quat[imu], [1, 0, 0, 0])
+    if aligned and item in ("quat", "ang_vel"):
         return robot.imu_quat if item == "quat" else robot.imu_ang_vel
     return _frame(model, data, mujoco.mjtObj.mjOBJ_BODY, body, item)
 

@@ -102,6 +102,16 @@ def test_go1_scene_loads_in_plain_mujoco_with_the_tasks_rate_gains_and_start_pos
         assert model.actuator_gainprm[a, 0] == pytest.approx(kp, rel=1e-5)
         assert -model.actuator_biasprm[a, 2] == pytest.approx(kd, rel=1e-5)
     assert model.key_qpos[0, 2] == pytest.approx(INIT_STATE.pos[2])
+    # the file's stiffness/damping (what a sim node with motor joints would use) are the same gains
+    from exploy.mapping import build_topic_map
+    from exploy.sim.wiring import policy_gains, policy_joint_names
+
+    meta = read_metadata(go1_scene[1])
+    names = policy_joint_names(build_topic_map(meta))
+    kp, kd = policy_gains(meta, build_topic_map(meta), names)
+    calf = np.array(["calf" in n for n in names])
+    np.testing.assert_allclose(kp, np.where(calf, STIFFNESS_KNEE, STIFFNESS_HIP))
+    np.testing.assert_allclose(kd, np.where(calf, DAMPING_KNEE, DAMPING_HIP))
 
 
 def _closed_loop_and_independent_loop(scene: pathlib.Path, policy: pathlib.Path, ticks: int):
