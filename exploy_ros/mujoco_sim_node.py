@@ -110,7 +110,7 @@ class MujocoSimNode(Node):
         n = len(robot.joint_names)
         self.kp = per_joint(p["kp"], n, "kp")
         self.kd = per_joint(p["kd"], n, "kd")
-        file_gains = policy_gains(*policy, robot.joint_names) if policy else None
+        file_gains = policy_gains(policy[0], policy[1], robot.joint_names) if policy else None
         for note in apply_gains(self, file_gains):
             self.get_logger().warning(note)
         mode = str(p["command_mode"])

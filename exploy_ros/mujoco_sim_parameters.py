@@ -7,6 +7,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from exploy.format import PolicyMetadata
+from exploy.mapping.topic_map import TopicMap
 from exploy.sim.errors import SimError
 from exploy.sim.wiring import IMU, JOINT_STATE, ODOMETRY, TWIST, SimTopics, sim_topics
 
@@ -79,7 +81,7 @@ def apply_gains(node, file_gains: tuple[np.ndarray, np.ndarray] | None) -> list[
     return notes
 
 
-def read_policy(path: str) -> tuple | None:
+def read_policy(path: str) -> tuple[PolicyMetadata, TopicMap] | None:
     """(metadata, topic map) of the policy file ``path``, or None when no file is given."""
     if not path:
         return None
@@ -90,7 +92,7 @@ def read_policy(path: str) -> tuple | None:
     return meta, build_topic_map(meta)
 
 
-def node_topics(p: dict, robot, policy: tuple | None) -> SimTopics:
+def node_topics(p: dict, robot, policy: tuple[PolicyMetadata, TopicMap] | None) -> SimTopics:
     """The node's topics: from the policy's topic map (``policy``), each renamed by its topic
     parameter when set; without a policy, one of each from the parameters."""
     node = "/" + str(p["target_node"]).strip("/")

@@ -7,6 +7,7 @@ Each ``fill_*`` function writes into a message allocated once by the node and re
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import mujoco
@@ -91,6 +92,10 @@ def fill_odometry(msg, robot: MujocoRobot, sec: int, nsec: int):
     return msg
 
 
+def _fill_with(fill: Callable[..., Any], values: dict, msg: Any, sec: int, nsec: int) -> Any:
+    return fill(msg, values, sec, nsec)
+
+
 def _bound(robot: MujocoRobot, state: StateTopic) -> dict[str, Callable[[], np.ndarray]]:
     return {field: bind_reading(robot, reading) for field, reading in state.readings}
 
@@ -117,11 +122,11 @@ def state_outputs(node: Any, robot: MujocoRobot, topics: SimTopics, qos: Any, *,
             imu.header.frame_id = robot.imu_site or ""
             values = _bound(robot, state)
             states.append(StateOutput(node.create_publisher(Imu, state.topic, qos), imu,
-                                      lambda m, sec, nsec, v=values: fill_imu(m, v, sec, nsec)))
+                                      partial(_fill_with, fill_imu, values)))
         elif kind == TWIST_STAMPED:
             values = _bound(robot, state)
             states.append(StateOutput(node.create_publisher(TwistStamped, state.topic, qos), TwistStamped(),
-                                      lambda m, sec, nsec, v=values: fill_twist_stamped(m, v, sec, nsec)))
+                                      partial(_fill_with, fill_twist_stamped, values)))
         elif kind == ODOMETRY:
             from nav_msgs.msg import Odometry
 

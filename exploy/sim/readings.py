@@ -93,7 +93,8 @@ def bind_reading(robot: MujocoRobot, reading: Reading) -> Callable[[], np.ndarra
         raise SimError(_missing(reading))
     item = kind.split("_", 1)[1]
     imu = robot._site_id
-    aligned = imu is not None and int(model.site_bodyid[imu]) == body and np.allclose(model.site_quat[imu], [1, 0, 0, 0])
+    aligned = (imu is not None and int(model.site_bodyid[imu]) == body
+               and np.allclose(model.site_quat[imu], [1.0, 0.0, 0.0, 0.0]))
     if aligned and item in ("quat", "ang_vel"):
         return robot.imu_quat if item == "quat" else robot.imu_ang_vel
     return _frame(model, data, mujoco.mjtObj.mjOBJ_BODY, body, item)

@@ -36,10 +36,10 @@ STATE_TYPES = (JOINT_STATE, IMU, ODOMETRY, TWIST, TWIST_STAMPED)
 
 CommandMode = Literal["auto", "effort", "position"]
 
-_BODY = re.compile(r"obj\.[^.]+\.(?P<body>[^.]+)\.(?P<item>w_Q_b|ang_vel_b_rt_w_in_b|lin_vel_b_rt_w_in_b|pos_b_rt_w_in_w)")
-_IMU = re.compile(r"sensor\.imu\.(?P<site>[^.]+)\.(?P<item>[^.]+)")
 _BODY_KIND = {"w_Q_b": "body_quat", "ang_vel_b_rt_w_in_b": "body_ang_vel", "lin_vel_b_rt_w_in_b": "body_lin_vel",
               "pos_b_rt_w_in_w": "body_pos"}
+_BODY = re.compile(rf"obj\.[^.]+\.(?P<body>[^.]+)\.(?P<item>{'|'.join(_BODY_KIND)})")
+_IMU = re.compile(r"sensor\.imu\.(?P<site>[^.]+)\.(?P<item>[^.]+)")
 _FIELD_KIND = {"orientation": "site_quat", "angular_velocity": "site_ang_vel", "linear": "site_lin_vel"}
 """Message field -> what the IMU site gives for it, when the component name says nothing more."""
 
