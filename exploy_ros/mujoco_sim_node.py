@@ -51,7 +51,14 @@ from exploy.sim.monitor import CommandAges, Trajectory
 from exploy.sim.mujoco_robot import MujocoRobot
 from exploy.sim.wiring import CommandMode, JointCommandDecoder, SimTopics, policy_gains, policy_joint_names
 from exploy_ros.lockstep import STEP_QOS, STEP_TOPIC
-from exploy_ros.mujoco_sim_parameters import PARAMETERS, apply_gains, node_topics, per_joint, read_policy
+from exploy_ros.mujoco_sim_parameters import (
+    PARAMETERS,
+    apply_gains,
+    node_topics,
+    per_joint,
+    read_policy,
+    tick_rate,
+)
 from exploy_ros.sim_messages import state_outputs
 
 NS_PER_S = 1_000_000_000
@@ -93,10 +100,11 @@ class MujocoSimNode(Node):
                                           forward_after_step=bool(p["forward_after_step"]))
         self.robot = robot
         self.topics = topics if topics is not None else node_topics(p, robot, policy)
-        rate = float(p["rate_hz"]) or 1.0 / robot.dt
+        rate, source = tick_rate(float(p["rate_hz"]), robot.dt, policy)
         substeps = round(1.0 / (rate * robot.dt))
         if substeps < 1 or abs(substeps * robot.dt * rate - 1.0) > 1e-6:
-            raise SimError(f"tick rate {rate:g} Hz is not the physics rate {1 / robot.dt:g} Hz divided by an integer")
+            raise SimError(f"tick rate {rate:g} Hz ({source}) is not the MJCF's physics rate {1 / robot.dt:g} Hz "
+                           "divided by an integer: give the model the time step the policy was trained with")
         self.substeps = substeps
         self.period_ns = round(NS_PER_S / rate)
         self.rtf = float(p["real_time_factor"])

@@ -25,7 +25,8 @@ PARAMETERS: dict[str, tuple[object, str]] = {
     "imu_site": ("imu", "Site whose orientation and angular velocity are published as the IMU."),
     "mode": ("lockstep", "lockstep (wait for each tick's command) or realtime (free-running)."),
     "real_time_factor": (1.0, "realtime mode: sim seconds per wall second."),
-    "rate_hz": (0.0, "Tick rate of the policy node (Hz); 0: the MJCF's physics rate."),
+    "rate_hz": (0.0, "Tick rate of the policy node (Hz); 0: the policy file's update_rate (its sim rate), "
+                "else the MJCF's physics rate."),
     "command_mode": ("auto", "auto (efforts if present, else positions), effort or position."),
     "kp": ([0.0], "Position-target stiffness per joint (or one value for all); all 0: the policy file's "
            "'stiffness' metadata when it has one. Not used for joints with MuJoCo position actuators."),
@@ -111,3 +112,13 @@ def node_topics(p: dict, robot, policy: tuple[PolicyMetadata, TopicMap] | None) 
     if p["command_topic"]:
         topics = replace(topics, command=p["command_topic"])
     return topics
+
+
+def tick_rate(rate_hz: float, dt: float, policy: tuple[PolicyMetadata, TopicMap] | None) -> tuple[float, str]:
+    """The node's tick rate (Hz) and where it comes from: ``rate_hz`` when set, else the policy
+    file's ``update_rate`` (the rate its decimation counts in), else the physics rate ``1 / dt``."""
+    if rate_hz:
+        return rate_hz, "rate_hz"
+    if policy is not None and policy[0].update_rate:
+        return float(policy[0].update_rate), "the policy file's update_rate"
+    return 1.0 / dt, "the MJCF's physics rate"

@@ -159,3 +159,17 @@ def test_go1_with_weak_motors_falls_and_the_report_says_when(go1_scene) -> None:
     _, expected, report = _closed_loop_and_independent_loop(weak, policy, 100)
     assert report.fell and 0.1 < report.fall_time_s < 0.4
     assert expected["base_pos"][-1, 2] < 0.15
+
+
+def test_a_scene_without_the_tasks_time_step_is_refused_in_one_line(go1_scene) -> None:
+    from exploy.sim.errors import SimError
+    from exploy_ros.sim2sim import run_closed_loop
+
+    scene, policy = go1_scene
+    # mjlab's spec keeps MuJoCo's default 0.002 s; the task steps at 0.005 s (update_rate 200 Hz)
+    lost = scene.with_name("default_timestep.xml")
+    lost.write_text(scene.read_text().replace('timestep="0.005"', 'timestep="0.002"'))
+    with pytest.raises(SimError, match=r"tick rate 200 Hz \(the policy file's update_rate\) is not the MJCF's "
+                                       r"physics rate 500 Hz divided by an integer") as err:
+        run_closed_loop(policy=policy, mjcf=lost, seconds=0.1, in_process=True, domain_id=unique_domain())
+    assert "\n" not in str(err.value)
