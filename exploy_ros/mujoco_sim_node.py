@@ -3,15 +3,19 @@
 Loads any MJCF (parameter ``mjcf``) and, every physics step, publishes
 
 - ``sensor_msgs/JointState`` of the driven joints, by name (position, velocity, effort);
-- ``sensor_msgs/Imu`` of a named site (orientation w.r.t. the world, angular velocity in the
+- ``sensor_msgs/Imu`` and ``geometry_msgs/TwistStamped`` topics, one per topic the policy reads,
+  each field from a body, a site or a named MuJoCo sensor (:mod:`exploy.sim.readings`); without
+  a policy file, one Imu of a named site (orientation w.r.t. the world, angular velocity in the
   site frame);
 - optionally ``nav_msgs/Odometry`` of the floating base and a constant ``geometry_msgs/Twist``
   velocity command;
 - ``/clock`` (sim time after the step);
 
 and applies the joint commands it receives (``sensor_msgs/JointState`` by name: efforts, or
-position targets tracked with per-joint ``kp``/``kd``) at every physics step. Topic names
-come from the policy's topic map (parameter ``policy_path`` and ``target_node``) unless given.
+position targets tracked with per-joint ``kp``/``kd``, or written to MuJoCo position actuators
+that hold their own gains) at every physics step. Topic names, joints, gains (the file's
+``stiffness``/``damping``) and the tick rate (the file's ``update_rate``) come from the policy
+file (parameter ``policy_path`` and ``target_node``) unless given.
 
 Modes (parameter ``mode``):
 

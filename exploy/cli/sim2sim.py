@@ -37,7 +37,9 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("factory", nargs="?", help="MODULE:FACTORY returning (env, actor) of a MuJoCo environment")
     parser.add_argument("--policy", required=True, type=pathlib.Path, help="the exported policy file")
-    parser.add_argument("--mjcf", type=pathlib.Path, help="MuJoCo model (default: the factory environment's)")
+    parser.add_argument("--mjcf", type=pathlib.Path,
+                        help="MuJoCo model (default: the factory environment's); for an mjlab task, the "
+                        "scene/scene.xml that `exploy export --mjlab` writes")
     parser.add_argument("--seconds", type=float, default=10.0, help="sim seconds to run (default: 10)")
     parser.add_argument(
         "--soft-start",
