@@ -42,6 +42,8 @@ _BODY = re.compile(rf"obj\.[^.]+\.(?P<body>[^.]+)\.(?P<item>{'|'.join(_BODY_KIND
 _IMU = re.compile(r"sensor\.imu\.(?P<site>[^.]+)\.(?P<item>[^.]+)")
 _FIELD_KIND = {"orientation": "site_quat", "angular_velocity": "site_ang_vel", "linear": "site_lin_vel"}
 """Message field -> what the IMU site gives for it, when the component name says nothing more."""
+_IMU_SITE = (("orientation", Reading("site_quat")), ("angular_velocity", Reading("site_ang_vel")))
+"""An Imu of the robot's IMU site (no policy file to say more)."""
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,7 @@ class SimTopics:
               command: str, node: str) -> SimTopics:
         """One topic of each kind (None: not published); the IMU gives its site's orientation and
         angular velocity."""
-        imu_readings = (("orientation", Reading("site_quat")), ("angular_velocity", Reading("site_ang_vel")))
-        states = [StateTopic(t, k, imu_readings if k == IMU else ())
+        states = [StateTopic(t, k, _IMU_SITE if k == IMU else ())
                   for t, k in ((joint_state, JOINT_STATE), (imu, IMU), (odom, ODOMETRY), (twist, TWIST)) if t]
         return cls(states=tuple(states), command=command, node=node)
 
@@ -104,10 +105,8 @@ class SimTopics:
             raise SimError(f"the policy reads {len(same)} {msg_type} topics; rename them with a mapping file, "
                            "not with one topic parameter")
         if not same:
-            extra = SimTopics.basic(joint_state=None, imu=topic if msg_type == IMU else None, odom=None,
-                                    twist=None, command=self.command, node=self.node).states or (
-                StateTopic(topic, msg_type),)
-            return replace(self, states=self.states + extra)
+            added = StateTopic(topic, msg_type, _IMU_SITE if msg_type == IMU else ())
+            return replace(self, states=(*self.states, added))
         return replace(self, states=tuple(replace(s, topic=topic) if s is same[0] else s for s in self.states))
 
     @property
