@@ -61,6 +61,7 @@ from exploy_ros.mujoco_sim_parameters import (
     node_topics,
     per_joint,
     read_policy,
+    servo_command_mode,
     tick_rate,
 )
 from exploy_ros.sim_messages import state_outputs
@@ -125,9 +126,7 @@ class MujocoSimNode(Node):
         file_gains = policy_gains(policy[0], policy[1], robot.joint_names) if policy else None
         for note in apply_gains(self, file_gains):
             self.get_logger().warning(note)
-        mode = str(p["command_mode"])
-        if mode == "auto" and robot.servo.any():
-            mode = "position"  # position actuators take targets; the file's zero efforts are no torque command
+        mode = servo_command_mode(str(p["command_mode"]), robot)
         # The decoder checks the value at run time (one-line SimError for anything else).
         self.decoder = JointCommandDecoder(robot.joint_names, mode=cast(CommandMode, mode))
         self.ages = CommandAges(policy_period_s=float(p["policy_period_s"]))

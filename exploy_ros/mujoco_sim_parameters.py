@@ -122,3 +122,20 @@ def tick_rate(rate_hz: float, dt: float, policy: tuple[PolicyMetadata, TopicMap]
     if policy is not None and policy[0].update_rate:
         return float(policy[0].update_rate), "the policy file's update_rate"
     return 1.0 / dt, "the MJCF's physics rate"
+
+
+def servo_command_mode(mode: str, robot) -> str:
+    """The command mode for ``robot``: ``auto`` means ``position`` when a joint has a MuJoCo position
+    actuator (it takes targets; the file's zero efforts are no torque command).
+
+    Raises:
+        SimError: for ``effort`` with position actuators (they cannot take a torque).
+    """
+    if robot.servo.any():
+        if mode == "effort":
+            name = robot.joint_names[int(np.argmax(robot.servo))]
+            raise SimError(f"command_mode effort, but joint '{name}' has a MuJoCo position actuator; use "
+                           "command_mode position (or auto), or give the model motor actuators")
+        if mode == "auto":
+            return "position"
+    return mode

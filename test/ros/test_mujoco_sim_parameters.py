@@ -10,8 +10,9 @@ import pytest
 
 pytest.importorskip("mujoco")
 
+from exploy.sim.errors import SimError  # noqa: E402
 from exploy.sim.mujoco_robot import MujocoRobot  # noqa: E402
-from exploy_ros.mujoco_sim_parameters import apply_gains  # noqa: E402
+from exploy_ros.mujoco_sim_parameters import apply_gains, servo_command_mode  # noqa: E402
 
 MJCF = """
 <mujoco>
@@ -44,3 +45,12 @@ def test_given_gains_win_and_gains_on_servos_or_disagreeing_with_the_model_are_r
     notes = apply_gains(node, (np.array([40.0, 30.0]), np.array([0.5, 0.8])))
     assert node.kp.tolist() == [0.0, 7.0] and node.kd.tolist() == [0.0, 0.2]
     assert any("are ignored" in n for n in notes) and any("differ" in n and "servo" in n for n in notes)
+
+
+def test_position_actuators_take_position_commands_and_refuse_effort_mode() -> None:
+    robot = MujocoRobot.from_xml(MJCF)
+    assert servo_command_mode("auto", robot) == "position" and servo_command_mode("position", robot) == "position"
+    with pytest.raises(SimError, match="joint 'servo' has a MuJoCo position actuator"):
+        servo_command_mode("effort", robot)
+    motors = MujocoRobot.from_xml(MJCF, joint_names=["motor"])
+    assert servo_command_mode("auto", motors) == "auto"
