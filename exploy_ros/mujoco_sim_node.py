@@ -3,15 +3,19 @@
 Loads any MJCF (parameter ``mjcf``) and, every physics step, publishes
 
 - ``sensor_msgs/JointState`` of the driven joints, by name (position, velocity, effort);
-- ``sensor_msgs/Imu`` of a named site (orientation w.r.t. the world, angular velocity in the
+- ``sensor_msgs/Imu`` and ``geometry_msgs/TwistStamped`` topics, one per topic the policy reads,
+  each field from a body, a site or a named MuJoCo sensor (:mod:`exploy.sim.readings`); without
+  a policy file, one Imu of a named site (orientation w.r.t. the world, angular velocity in the
   site frame);
 - optionally ``nav_msgs/Odometry`` of the floating base and a constant ``geometry_msgs/Twist``
   velocity command;
 - ``/clock`` (sim time after the step);
 
 and applies the joint commands it receives (``sensor_msgs/JointState`` by name: efforts, or
-position targets tracked with per-joint ``kp``/``kd``) at every physics step. Topic names
-come from the policy's topic map (parameter ``policy_path`` and ``target_node``) unless given.
+position targets tracked with per-joint ``kp``/``kd``, or written to MuJoCo position actuators
+that hold their own gains) at every physics step. Topic names, joints, gains (the file's
+``stiffness``/``damping``) and the tick rate (the file's ``update_rate``) come from the policy
+file (parameter ``policy_path`` and ``target_node``) unless given.
 
 Modes (parameter ``mode``):
 
@@ -49,9 +53,17 @@ from exploy.errors import ExployError
 from exploy.sim.errors import SimError
 from exploy.sim.monitor import CommandAges, Trajectory
 from exploy.sim.mujoco_robot import MujocoRobot
-from exploy.sim.wiring import CommandMode, JointCommandDecoder, SimTopics, sim_topics
+from exploy.sim.wiring import CommandMode, JointCommandDecoder, SimTopics, policy_gains, policy_joint_names
 from exploy_ros.lockstep import STEP_QOS, STEP_TOPIC
-from exploy_ros.mujoco_sim_parameters import PARAMETERS, per_joint
+from exploy_ros.mujoco_sim_parameters import (
+    PARAMETERS,
+    apply_gains,
+    node_topics,
+    per_joint,
+    read_policy,
+    servo_command_mode,
+    tick_rate,
+)
 from exploy_ros.sim_messages import state_outputs
 
 NS_PER_S = 1_000_000_000
@@ -85,17 +97,21 @@ class MujocoSimNode(Node):
         self.mode = str(p["mode"])
         if self.mode not in ("lockstep", "realtime"):
             raise SimError(f"mode '{self.mode}' is not lockstep or realtime")
+        policy = read_policy(p["policy_path"])
         if robot is None:
             if not p["mjcf"]:
                 raise SimError("set parameter mjcf:=<model.xml>")
-            joints = [j for j in p["joints"] if j] or None
-            robot = MujocoRobot.from_file(p["mjcf"], joint_names=joints, imu_site=p["imu_site"] or None)
+            # the policy's joints by default: a model's names may carry a prefix (robot/FR_hip_joint)
+            joints = [j for j in p["joints"] if j] or (policy_joint_names(policy[1]) if policy else None)
+            robot = MujocoRobot.from_file(p["mjcf"], joint_names=joints, imu_site=p["imu_site"] or None,
+                                          forward_after_step=bool(p["forward_after_step"]))
         self.robot = robot
-        self.topics = topics if topics is not None else self._topics(p)
-        rate = float(p["rate_hz"]) or 1.0 / robot.dt
+        self.topics = topics if topics is not None else node_topics(p, robot, policy)
+        rate, source = tick_rate(float(p["rate_hz"]), robot.dt, policy)
         substeps = round(1.0 / (rate * robot.dt))
         if substeps < 1 or abs(substeps * robot.dt * rate - 1.0) > 1e-6:
-            raise SimError(f"tick rate {rate:g} Hz is not the physics rate {1 / robot.dt:g} Hz divided by an integer")
+            raise SimError(f"tick rate {rate:g} Hz ({source}) is not the MJCF's physics rate {1 / robot.dt:g} Hz "
+                           "divided by an integer: give the model the time step the policy was trained with")
         self.substeps = substeps
         self.period_ns = round(NS_PER_S / rate)
         self.rtf = float(p["real_time_factor"])
@@ -109,8 +125,12 @@ class MujocoSimNode(Node):
         n = len(robot.joint_names)
         self.kp = per_joint(p["kp"], n, "kp")
         self.kd = per_joint(p["kd"], n, "kd")
+        file_gains = policy_gains(policy[0], policy[1], robot.joint_names) if policy else None
+        for note in apply_gains(self, file_gains):
+            self.get_logger().warning(note)
+        mode = servo_command_mode(str(p["command_mode"]), robot)
         # The decoder checks the value at run time (one-line SimError for anything else).
-        self.decoder = JointCommandDecoder(robot.joint_names, mode=cast(CommandMode, str(p["command_mode"])))
+        self.decoder = JointCommandDecoder(robot.joint_names, mode=cast(CommandMode, mode))
         self.ages = CommandAges(policy_period_s=float(p["policy_period_s"]))
         # bounded: a node that runs until shut down keeps the newest steps only (about 40 MB)
         self.trajectory = Trajectory(n, capacity=4096, max_rows=MAX_TRAJECTORY_ROWS)
@@ -135,27 +155,6 @@ class MujocoSimNode(Node):
         self._clock_msg = Clock()  # not self._clock: that is rclpy Node's ROS clock (get_clock())
         self._step = UInt64MultiArray()
         self._step.data = [0, len(t.published)]
-
-    def _topics(self, p: dict) -> SimTopics:
-        derived = None
-        if p["policy_path"]:
-            from exploy.format import read_metadata
-            from exploy.mapping import build_topic_map
-            derived = sim_topics(build_topic_map(read_metadata(p["policy_path"])), p["target_node"])
-        node = "/" + str(p["target_node"]).strip("/")
-
-        def pick(param: str, attr: str, default: str | None) -> str | None:
-            if p[param]:
-                return p[param]
-            return getattr(derived, attr) if derived is not None else default
-
-        command = pick("command_topic", "command", f"{node}/output/joint_targets")
-        return SimTopics(
-            joint_state=pick("joint_state_topic", "joint_state", "joint_states"),
-            imu=pick("imu_topic", "imu", "imu" if self.robot.has_imu else None),
-            odom=pick("odom_topic", "odom", None), twist=pick("twist_topic", "twist", None),
-            command=command, node=node,  # type: ignore[arg-type]  # pick() has a default for the command
-        )
 
     # -- messages ---------------------------------------------------------------------------
 

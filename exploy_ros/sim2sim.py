@@ -77,6 +77,7 @@ def run_closed_loop(
     domain_id: int | None = None,
     progress: bool = False,
     soft_start_s: float = 0.0,
+    forward_after_step: bool = True,
 ) -> ClosedLoopRun:
     """Run the policy node and the MuJoCo robot in closed loop for ``seconds`` of sim time.
 
@@ -98,6 +99,9 @@ def run_closed_loop(
         progress: Show a progress bar.
         soft_start_s: The safety soft start of a policy node started here (0: none, so the
             closed loop can equal the in-process rollout, which has none).
+        forward_after_step: Recompute kinematics and sensors after each physics step (see
+            :class:`MujocoRobot`); False to read them as a bare ``mj_step`` loop leaves them,
+            like the environment the closed loop is compared with.
 
     Raises:
         SimError: for a bad model or policy, or a policy node that does not answer.
@@ -106,15 +110,19 @@ def run_closed_loop(
 
     from exploy.format import PolicyFormatError, read_metadata
     from exploy.mapping import MappingError, build_topic_map
-    from exploy.sim.wiring import sim_topics
+    from exploy.sim.wiring import policy_joint_names, sim_topics
 
     target = "/" + (node or "/policy_node").strip("/")
-    # Check the model and the policy's topics before starting anything.
-    robot = MujocoRobot.from_file(mjcf, imu_site=imu_site or None)
+    # Check the policy's topics and the model before starting anything.
     try:
-        topics = sim_topics(build_topic_map(read_metadata(policy)), target)
+        meta = read_metadata(policy)
+        topic_map = build_topic_map(meta)
     except (PolicyFormatError, MappingError, OSError) as err:
         raise SimError(f"cannot read the topics of {policy}: {err}") from err
+    # the policy's joints, by name (a composed scene may prefix them: robot/FR_hip_joint)
+    robot = MujocoRobot.from_file(mjcf, imu_site=imu_site or None, joint_names=policy_joint_names(topic_map),
+                                  forward_after_step=forward_after_step)
+    topics = sim_topics(topic_map, target, meta=meta)
     proc = None
     policy_node = None
     if node is None and not in_process:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import array
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import mujoco
@@ -15,7 +16,8 @@ import numpy as np
 from sensor_msgs.msg import Imu, JointState
 
 from exploy.sim.mujoco_robot import MujocoRobot
-from exploy.sim.wiring import SimTopics
+from exploy.sim.readings import bind_reading
+from exploy.sim.wiring import IMU, JOINT_STATE, ODOMETRY, TWIST, TWIST_STAMPED, SimTopics, StateTopic
 
 
 class StateOutput:
@@ -53,12 +55,26 @@ def fill_joint_state(msg: JointState, robot: MujocoRobot, sec: int, nsec: int) -
     return msg
 
 
-def fill_imu(msg: Imu, robot: MujocoRobot, sec: int, nsec: int) -> Imu:
-    """Orientation of the IMU site w.r.t. the world and its angular velocity in the site frame."""
+def fill_imu(msg: Imu, values: dict[str, Callable[[], np.ndarray]], sec: int, nsec: int) -> Imu:
+    """The Imu fields the policy reads (``orientation`` w, x, y, z; ``angular_velocity``;
+    ``linear_acceleration``), each from its bound reading (:mod:`exploy.sim.readings`)."""
     msg.header.stamp.sec, msg.header.stamp.nanosec = sec, nsec
-    w, x, y, z = robot.imu_quat().tolist()
-    msg.orientation.w, msg.orientation.x, msg.orientation.y, msg.orientation.z = w, x, y, z
-    msg.angular_velocity.x, msg.angular_velocity.y, msg.angular_velocity.z = robot.imu_ang_vel().tolist()
+    for field, read in values.items():
+        value = read().tolist()
+        if field == "orientation":
+            msg.orientation.w, msg.orientation.x, msg.orientation.y, msg.orientation.z = value
+        else:
+            vec = getattr(msg, field)
+            vec.x, vec.y, vec.z = value
+    return msg
+
+
+def fill_twist_stamped(msg: Any, values: dict[str, Callable[[], np.ndarray]], sec: int, nsec: int) -> Any:
+    """The TwistStamped fields the policy reads (``linear``, ``angular``), each from its reading."""
+    msg.header.stamp.sec, msg.header.stamp.nanosec = sec, nsec
+    for field, read in values.items():
+        vec = getattr(msg.twist, field)
+        vec.x, vec.y, vec.z = read().tolist()
     return msg
 
 
@@ -78,28 +94,47 @@ def fill_odometry(msg, robot: MujocoRobot, sec: int, nsec: int):
     return msg
 
 
+def _fill_with(fill: Callable[..., Any], values: dict, msg: Any, sec: int, nsec: int) -> Any:
+    return fill(msg, values, sec, nsec)
+
+
+def _bound(robot: MujocoRobot, state: StateTopic) -> dict[str, Callable[[], np.ndarray]]:
+    return {field: bind_reading(robot, reading) for field, reading in state.readings}
+
+
 def state_outputs(node: Any, robot: MujocoRobot, topics: SimTopics, qos: Any, *, twist: Any,
                   twist_period_ns: int) -> list[StateOutput]:
     """One :class:`StateOutput` per state topic of ``topics``, in publishing order (publishers
-    created on ``node``; ``twist``: the constant velocity command, published every ``twist_period_ns``)."""
-    from geometry_msgs.msg import Twist
+    created on ``node``; ``twist``: the constant velocity command, published every ``twist_period_ns``).
 
-    joint = JointState(name=list(robot.joint_names))
-    imu = Imu()
-    imu.header.frame_id = robot.imu_site or ""
+    Raises:
+        SimError: for a reading the model cannot give (a body, site or sensor it does not have).
+    """
+    from geometry_msgs.msg import Twist, TwistStamped
+
     states = []
-    if topics.joint_state:
-        states.append(StateOutput(node.create_publisher(JointState, topics.joint_state, qos), joint,
-                                  lambda m, sec, nsec: fill_joint_state(m, robot, sec, nsec)))
-    if topics.imu:
-        states.append(StateOutput(node.create_publisher(Imu, topics.imu, qos), imu,
-                                  lambda m, sec, nsec: fill_imu(m, robot, sec, nsec)))
-    if topics.odom:
-        from nav_msgs.msg import Odometry
+    for state in topics.states:
+        kind = state.msg_type
+        if kind == JOINT_STATE:
+            states.append(StateOutput(node.create_publisher(JointState, state.topic, qos),
+                                      JointState(name=list(robot.joint_names)),
+                                      lambda m, sec, nsec: fill_joint_state(m, robot, sec, nsec)))
+        elif kind == IMU:
+            imu = Imu()
+            imu.header.frame_id = robot.imu_site or ""
+            values = _bound(robot, state)
+            states.append(StateOutput(node.create_publisher(Imu, state.topic, qos), imu,
+                                      partial(_fill_with, fill_imu, values)))
+        elif kind == TWIST_STAMPED:
+            values = _bound(robot, state)
+            states.append(StateOutput(node.create_publisher(TwistStamped, state.topic, qos), TwistStamped(),
+                                      partial(_fill_with, fill_twist_stamped, values)))
+        elif kind == ODOMETRY:
+            from nav_msgs.msg import Odometry
 
-        states.append(StateOutput(node.create_publisher(Odometry, topics.odom, qos), Odometry(),
-                                  lambda m, sec, nsec: fill_odometry(m, robot, sec, nsec)))
-    if topics.twist:  # constant: at twist_period_s, not every tick
-        states.append(StateOutput(node.create_publisher(Twist, topics.twist, qos), twist, None,
-                                  period_ns=twist_period_ns))
+            states.append(StateOutput(node.create_publisher(Odometry, state.topic, qos), Odometry(),
+                                      lambda m, sec, nsec: fill_odometry(m, robot, sec, nsec)))
+        elif kind == TWIST:  # constant: at twist_period_s, not every tick
+            states.append(StateOutput(node.create_publisher(Twist, state.topic, qos), twist, None,
+                                      period_ns=twist_period_ns))
     return states

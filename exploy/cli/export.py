@@ -74,6 +74,12 @@ def run(args: argparse.Namespace) -> int:
     path = export_environment_as_onnx(env=env, actor=actor, path=args.out, filename=args.filename)
     meta = read_metadata(path)
     _print_summary(path, meta)
+    if args.mjlab is not None:  # the task's MuJoCo model, for `exploy sim2sim --mjcf`
+        from exploy.frameworks.mjlab.scene import write_scene
+
+        scene = write_scene(env.env, pathlib.Path(args.out) / "scene")
+        print(f"  scene   {scene} (the task's MuJoCo model, meshes in assets/): "
+              f"exploy sim2sim --mjcf {scene} --policy {path}")
     if args.no_evaluate or args.evaluate == 0:
         return EXIT_OK
     session = SessionWrapper(args.out, args.filename, actor=actor, optimize=False)

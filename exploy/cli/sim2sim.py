@@ -37,7 +37,9 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("factory", nargs="?", help="MODULE:FACTORY returning (env, actor) of a MuJoCo environment")
     parser.add_argument("--policy", required=True, type=pathlib.Path, help="the exported policy file")
-    parser.add_argument("--mjcf", type=pathlib.Path, help="MuJoCo model (default: the factory environment's)")
+    parser.add_argument("--mjcf", type=pathlib.Path,
+                        help="MuJoCo model (default: the factory environment's); for an mjlab task, the "
+                        "scene/scene.xml that `exploy export --mjlab` writes")
     parser.add_argument("--seconds", type=float, default=10.0, help="sim seconds to run (default: 10)")
     parser.add_argument(
         "--soft-start",
@@ -97,16 +99,21 @@ def _run(args: argparse.Namespace, out: pathlib.Path) -> int:
     out.mkdir(parents=True, exist_ok=True)
     env = actor = None
     mjcf = args.mjcf
+    forward_after_step = True
     if args.factory is not None:
         from exploy.cli.factory import make_env_and_actor
 
         env, actor = make_env_and_actor(args.factory)
         robot = env_robot(env)
+        forward_after_step = robot.forward_after_step  # read the model as the environment does
         if mjcf is None:
-            if robot.xml is None:
+            if robot.path is not None:  # the model's own file: its assets stay relative to it
+                mjcf = robot.path
+            elif robot.xml is None:
                 return _fail_bad("the environment's MujocoRobot has no MJCF text; pass --mjcf")
-            mjcf = out / "model.xml"
-            mjcf.write_text(robot.xml)
+            else:  # compiled from a string: no file of its own (relative assets resolve from out/)
+                mjcf = out / "model.xml"
+                mjcf.write_text(robot.xml)
     if mjcf is None or not mjcf.is_file():
         return _fail_bad(f"MJCF file {mjcf} does not exist")
 
@@ -116,7 +123,7 @@ def _run(args: argparse.Namespace, out: pathlib.Path) -> int:
         policy=args.policy, mjcf=mjcf, seconds=args.seconds, mode=args.mode, real_time_factor=args.rtf,
         node=args.node, timeout=args.timeout, velocity_command=tuple(args.command), imu_site=args.imu_site,
         node_log=out / "policy_node.log" if args.node is None else None, in_process=args.in_process,
-        progress=not args.quiet, soft_start_s=args.soft_start,
+        progress=not args.quiet, soft_start_s=args.soft_start, forward_after_step=forward_after_step,
     )
     robot = run.robot
     stab = stability(run.trajectory, joint_names=robot.joint_names, joint_lower=robot.joint_lower,

@@ -19,6 +19,7 @@ Factories for the CLI: :func:`make_mlp_example`, :func:`make_lstm_example`; the 
 
 from __future__ import annotations
 
+import pathlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -76,18 +77,22 @@ class MujocoQuadrupedEnv(ExportableEnvironment):
 
     Args:
         config: Policy-side settings.
+        mjcf: Load the model from this MJCF file (same joints, ``imu`` site and ``base`` body)
+            instead of :func:`quadruped_mjcf`.
 
     Attributes:
         robot: The :class:`MujocoRobot` (``robot.model``, ``robot.data``).
         mirror: The float32 tensors the graph reads, refreshed after every ``mj_step``.
     """
 
-    def __init__(self, *, config: MujocoQuadrupedConfig | None = None) -> None:
+    def __init__(self, *, config: MujocoQuadrupedConfig | None = None, mjcf: str | pathlib.Path | None = None) -> None:
         super().__init__()
         self.cfg = config if config is not None else MujocoQuadrupedConfig()
         if self.cfg.decimation < 1 or self.cfg.episode_length < 1 or self.cfg.history_length < 1:
             raise ValueError(f"decimation, episode_length and history_length must be >= 1: {self.cfg}")
-        self.robot = MujocoRobot.from_xml(quadruped_mjcf(), joint_names=JOINT_NAMES, imu_site="imu", base_body="base")
+        names: dict = {"joint_names": JOINT_NAMES, "imu_site": "imu", "base_body": "base"}
+        self.robot = (MujocoRobot.from_xml(quadruped_mjcf(), **names) if mjcf is None
+                      else MujocoRobot.from_file(mjcf, **names))
         robot = self.robot
         self.mirror = TensorMirror()
         self.joint_pos = self.mirror.add("joint_pos", robot.joint_pos)
@@ -236,9 +241,10 @@ OUTPUT_GAIN = 0.02
 """Scale of the hand-set output layer: actions stay within a few hundredths of a radian."""
 
 
-def make_mlp_example(seed: int = 0) -> tuple[MujocoQuadrupedEnv, MlpActor]:
-    """The MuJoCo quadruped with a deterministic MLP that keeps it standing (eval mode)."""
-    env = MujocoQuadrupedEnv()
+def make_mlp_example(seed: int = 0, mjcf: str | pathlib.Path | None = None) -> tuple[MujocoQuadrupedEnv, MlpActor]:
+    """The MuJoCo quadruped with a deterministic MLP that keeps it standing (eval mode); ``mjcf``:
+    its model from that file (see :class:`MujocoQuadrupedEnv`)."""
+    env = MujocoQuadrupedEnv(mjcf=mjcf)
     num_obs = env.empty_actor_observations().shape[-1]
     actor = _seeded(seed, lambda: MlpActor(num_obs, NUM_JOINTS)).eval()
     _quiet_output(actor, actor.net[-1], OUTPUT_GAIN)  # type: ignore[arg-type]  # the MLP's last layer is a Linear

@@ -6,6 +6,8 @@ loaded on first use, so the simulator node (``mujoco`` + numpy) never imports to
 
 - :class:`TensorMirror` (:mod:`exploy.sim.state`): torch tensors refreshed in place from numpy.
 - :class:`MujocoRobot` (:mod:`exploy.sim.mujoco_robot`): joints, IMU site, base, commands.
+- :mod:`exploy.sim.readings`: bodies, sites and named MuJoCo sensors read for the IMU and
+  velocity topics a policy reads.
 - :mod:`exploy.sim.wiring`, :mod:`exploy.sim.monitor`, :mod:`exploy.sim.closed_loop`: topics,
   measurements and the sim-to-sim comparison.
 """

@@ -9,6 +9,12 @@ so they read and actuate the model identically.
 Commands (:meth:`MujocoRobot.set_command`) are per-joint efforts, or position targets tracked by
 a PD law ``kp * (q* - q) + kd * (qd* - qd) + effort`` recomputed at every physics step; the
 result goes to the joint's motor actuator (MuJoCo clips it to the actuator's ``ctrlrange``).
+A joint driven by a MuJoCo *position* actuator (``<position kp=.. kv=..>``, what mjlab's
+``BuiltinPositionActuatorCfg`` writes) is a servo with its gains inside the model: its position
+target goes to ``ctrl`` unchanged, so the gains are applied once, by MuJoCo.
+
+Names are looked up exactly, else as the unique element whose name ends with ``/<name>`` (a
+scene composed with ``MjSpec.attach`` prefixes the robot's names, e.g. ``robot/FR_hip_joint``).
 """
 
 from __future__ import annotations
@@ -30,11 +36,41 @@ def _one_line(err: Exception, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _name2id(model: mujoco.MjModel, kind: mujoco.mjtObj, name: str, what: str) -> int:
+_COUNTS = {mujoco.mjtObj.mjOBJ_JOINT: "njnt", mujoco.mjtObj.mjOBJ_SITE: "nsite", mujoco.mjtObj.mjOBJ_BODY: "nbody",
+           mujoco.mjtObj.mjOBJ_SENSOR: "nsensor", mujoco.mjtObj.mjOBJ_ACTUATOR: "nu"}
+
+
+def find_id(model: mujoco.MjModel, kind: mujoco.mjtObj, name: str) -> int:
+    """Id of the element ``name`` of ``kind``: exact, else the unique one named ``<prefix>/<name>``; -1 if none.
+
+    Raises:
+        SimError: when several elements end with ``/<name>`` (the name is ambiguous).
+    """
     index = mujoco.mj_name2id(model, kind, name)
+    if index >= 0 or "/" in name:
+        return index
+    suffix = "/" + name
+    count = getattr(model, _COUNTS.get(kind, ""), 0)
+    hits = [i for i in range(count) if (mujoco.mj_id2name(model, kind, i) or "").endswith(suffix)]
+    if len(hits) > 1:
+        shown = ", ".join(str(mujoco.mj_id2name(model, kind, i)) for i in hits[:4])
+        raise SimError(f"'{name}' matches several elements of the MJCF ({shown}); give the full name")
+    return hits[0] if hits else -1
+
+
+def _name2id(model: mujoco.MjModel, kind: mujoco.mjtObj, name: str, what: str) -> int:
+    index = find_id(model, kind, name)
     if index < 0:
         raise SimError(f"the MJCF has no {what} named '{name}'; check the name against the model")
     return index
+
+
+def _is_servo(model: mujoco.MjModel, act: int) -> bool:
+    """A MuJoCo position actuator: force = kp * ctrl - kp * q - kv * qd (affine bias, gain kp > 0)."""
+    kp = float(model.actuator_gainprm[act, 0])
+    return (int(model.actuator_gaintype[act]) == int(mujoco.mjtGain.mjGAIN_FIXED)
+            and int(model.actuator_biastype[act]) == int(mujoco.mjtBias.mjBIAS_AFFINE)
+            and kp > 0 and abs(float(model.actuator_biasprm[act, 1]) + kp) <= 1e-9 * kp)
 
 
 class MujocoRobot:
@@ -47,6 +83,10 @@ class MujocoRobot:
         imu_site: Site whose orientation and angular velocity are the IMU; default: a site
             named ``imu`` if there is one, else none.
         base_body: Body with the free joint (the base); default: the first free joint's body.
+        forward_after_step: After :meth:`step`, recompute kinematics and sensors
+            (``mj_forward``) so they describe the new state, as mjlab does before computing
+            observations; False: they describe the state before the last step, as a bare
+            ``mj_step`` loop leaves them (e.g. :mod:`exploy.examples.mujoco_quadruped`).
 
     Raises:
         SimError: for unknown names or a joint without a motor actuator.
@@ -59,11 +99,15 @@ class MujocoRobot:
         joint_names: Sequence[str] | None = None,
         imu_site: str | None = None,
         base_body: str | None = None,
+        forward_after_step: bool = False,
     ) -> None:
         self.model = model
         self.data = mujoco.MjData(model)
+        self.forward_after_step = forward_after_step
         self.xml: str | None = None
         """The MJCF text the model was compiled from (set by :meth:`from_xml`/:meth:`from_file`)."""
+        self.path: pathlib.Path | None = None
+        """The MJCF file the model was loaded from (:meth:`from_file`); its assets are relative to it."""
         motor_of: dict[int, int] = {}
         for act in range(model.nu):
             if model.actuator_trntype[act] == mujoco.mjtTrn.mjTRN_JOINT:
@@ -89,7 +133,12 @@ class MujocoRobot:
         self.joint_lower = np.where(limited, ranges[:, 0], -np.inf)
         self.joint_upper = np.where(limited, ranges[:, 1], np.inf)
 
-        if imu_site is None and mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, "imu") >= 0:
+        self.servo = np.array([_is_servo(model, motor_of[j]) for j in joint_ids], dtype=bool)
+        """Joints driven by a MuJoCo position actuator (gains in the model; ``ctrl`` is the target)."""
+        self.servo_kp = np.where(self.servo, model.actuator_gainprm[self.actuator_ids, 0], 0.0)
+        self.servo_kd = np.where(self.servo, -model.actuator_biasprm[self.actuator_ids, 2], 0.0)
+
+        if imu_site is None and find_id(model, mujoco.mjtObj.mjOBJ_SITE, "imu") >= 0:
             imu_site = "imu"
         self.imu_site = imu_site
         self._site_id = None if imu_site is None else _name2id(model, mujoco.mjtObj.mjOBJ_SITE, imu_site, "site")
@@ -137,6 +186,7 @@ class MujocoRobot:
             raise SimError(f"MJCF file {path} does not compile: {_one_line(err)}") from err
         robot = cls(model, **kwargs)
         robot.xml = path.read_text()
+        robot.path = path.resolve()
         return robot
 
     # -- time and reset ---------------------------------------------------------------------
@@ -152,13 +202,17 @@ class MujocoRobot:
         return float(self.data.time)
 
     def reset(self) -> None:
-        """Back to the first keyframe (or the model's default pose), zero command, kinematics updated."""
+        """Back to the first keyframe (or the model's default pose), kinematics updated; the held
+        command: zero effort, and for servo joints their start positions."""
         if self.model.nkey > 0:
             mujoco.mj_resetDataKeyframe(self.model, self.data, 0)
         else:
             mujoco.mj_resetData(self.model, self.data)
         mujoco.mj_forward(self.model, self.data)
-        self.set_command(effort=np.zeros(len(self.joint_names)))
+        if self.servo.any():  # position actuators hold the start pose; motors get zero effort
+            self.set_command(pos=self.joint_pos(), kp=0.0, kd=0.0)
+        else:
+            self.set_command(effort=np.zeros(len(self.joint_names)))
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -243,10 +297,12 @@ class MujocoRobot:
 
         ``effort`` alone: pure torque. With ``pos`` (and optionally ``vel``), a PD law with
         ``kp``/``kd`` (required with ``pos``) runs at every physics step, ``effort`` added as
-        feed-forward. Unset parts are zero.
+        feed-forward. Unset parts are zero. Servo joints (:attr:`servo`) take ``pos`` as their
+        ``ctrl`` and ignore ``kp``/``kd``/``vel``/``effort``: their gains are the model's.
 
         Raises:
-            SimError: for a wrong size, non-finite values, or ``pos`` without gains.
+            SimError: for a wrong size, non-finite values, ``pos`` without gains, or efforts
+                alone for servo joints.
         """
         n = len(self.joint_names)
 
@@ -263,11 +319,17 @@ class MujocoRobot:
             return arr
 
         new_effort = np.zeros(n) if effort is None else vec(effort, "effort")
+        if pos is None and self.servo.any():
+            name = self.joint_names[int(np.argmax(self.servo))]
+            raise SimError(f"joint '{name}' is driven by a MuJoCo position actuator: send position targets, "
+                           "not efforts (or give the MJCF motor actuators)")
         if pos is None:
             new_pos, new_vel, new_kp, new_kd = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
         else:
-            if kp is None or kd is None:
+            if (kp is None or kd is None) and not self.servo.all():
                 raise SimError("position targets need kp and kd (per joint or one value)")
+            kp = 0.0 if kp is None else kp
+            kd = 0.0 if kd is None else kd
             new_pos, new_kp, new_kd = vec(pos, "pos"), vec(kp, "kp"), vec(kd, "kd")
             new_vel = np.zeros(n) if vel is None else vec(vel, "vel")
         self._effort[:], self._pos[:], self._vel[:], self._kp[:], self._kd[:] = (
@@ -275,15 +337,20 @@ class MujocoRobot:
         )
 
     def control(self) -> np.ndarray:
-        """The motor command for the current state under the held command (no clipping)."""
+        """The ``ctrl`` for the current state under the held command (no clipping): the PD law's
+        effort for motor joints, the position target for servo joints."""
         q, qd = self.data.qpos[self.qpos_adr], self.data.qvel[self.dof_adr]
-        return self._effort + self._kp * (self._pos - q) + self._kd * (self._vel - qd)
+        effort = self._effort + self._kp * (self._pos - q) + self._kd * (self._vel - qd)
+        return np.where(self.servo, self._pos, effort) if self.servo.any() else effort
 
     def step(self, count: int = 1) -> None:
-        """Advance ``count`` physics steps, recomputing the motor command before each."""
+        """Advance ``count`` physics steps, recomputing the ``ctrl`` before each (then, with
+        :attr:`forward_after_step`, kinematics and sensors for the new state)."""
         for _ in range(count):
             self.data.ctrl[self.actuator_ids] = self.control()
             mujoco.mj_step(self.model, self.data)
+        if self.forward_after_step:
+            mujoco.mj_forward(self.model, self.data)
 
     def step_with_ctrl(self, ctrl: np.ndarray) -> None:
         """One physics step with ``ctrl`` (policy joint order) written to the motors as given."""

@@ -34,6 +34,8 @@ def test_checkpoint_actor_and_normaliser_are_exported(go1, tmp_path, capsys):
         out = capsys.readouterr().out
         assert code == 0, out
         assert "trained actor from" in out and "RANDOM" not in out and "exploy evaluate: OK" in out
+        scene = tmp_path / "out" / "scene" / "scene.xml"  # the task's model, for exploy sim2sim --mjcf
+        assert f"exploy sim2sim --mjcf {scene}" in out and (scene.parent / "assets" / "trunk.stl").is_file()
         # Independent: the checkpoint's model, run by rsl_rl itself (normaliser, MLP, deterministic
         # head), on the observations the file computed.
         path = tmp_path / "out" / "policy.onnx"

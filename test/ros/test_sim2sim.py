@@ -108,3 +108,39 @@ def test_unbounded_or_non_finite_numbers_exit_2_with_one_line(tmp_path: pathlib.
     assert exploy_main(["sim2sim", "--policy", str(policy), "--mjcf", "x.xml", *extra]) == 2
     err = capsys.readouterr().err
     assert err.startswith("exploy sim2sim: ") and err.count("\n") == 1
+
+
+FACTORY_WITH_FILE = '''
+import pathlib
+
+from exploy.examples.mujoco_quadruped import make_mlp_example
+
+
+def make():
+    return make_mlp_example(mjcf=pathlib.Path(__file__).parent / "model" / "robot.xml")
+'''
+
+
+def test_factory_model_keeps_its_own_path_so_relative_assets_resolve(tmp_path: pathlib.Path, monkeypatch) -> None:
+    from exploy.examples.mujoco_quadruped_model import quadruped_mjcf
+
+    # The factory's model includes a file by a path relative to the model: a copy of the MJCF
+    # text written elsewhere (out/model.xml) could not find it.
+    model = tmp_path / "model" / "robot.xml"
+    (model.parent / "parts").mkdir(parents=True)
+    (model.parent / "parts" / "visual.xml").write_text('<mujoco><visual><global offwidth="800"/></visual></mujoco>')
+    text = quadruped_mjcf()
+    head_end = text.index(">", text.index("<mujoco")) + 1
+    model.write_text(text[:head_end] + '\n  <include file="parts/visual.xml"/>' + text[head_end:])
+    (tmp_path / "relative_asset_factory.py").write_text(FACTORY_WITH_FILE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(unique_domain()))
+    policy = _export(tmp_path / "policy")
+    out = tmp_path / "out"
+    code = exploy_main(["sim2sim", "relative_asset_factory:make", "--policy", str(policy), "--seconds", "0.2",
+                        "--out", str(out), "--quiet", "--in-process"])
+    summary = json.loads((out / "summary.json").read_text())
+    assert code == 0, summary
+    assert summary["mjcf"] == str(model.resolve()) and not (out / "model.xml").exists()
+    assert summary["comparison"]["ok"] and summary["comparison"]["ticks_compared"] == 40

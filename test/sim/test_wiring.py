@@ -53,3 +53,28 @@ def test_the_example_policy_maps_to_joint_state_imu_and_twist_topics(tmp_path) -
     assert topics.twist == "/robot/policy_node/input/cmd/se2_velocity/base_velocity"
     assert topics.odom is None
     assert topics.command == "/robot/policy_node/output/joint_targets/pd"
+
+
+def test_imu_components_are_read_from_the_sensor_the_file_names_else_their_site_or_body() -> None:
+    from exploy.sim.readings import Reading
+    from exploy.sim.wiring import reading_for
+
+    meta = {"mujoco_sensor": "robot/imu_ang_vel", "site": "robot/imu"}
+    assert reading_for("sensor.imu.robot_imu.ang_vel_b_rt_w_in_b", "angular_velocity", meta) == Reading(
+        "sensor", "robot/imu_ang_vel", fallback=Reading("site_ang_vel", "robot/imu"))
+    assert reading_for("sensor.imu.imu.lin_vel_b_rt_w_in_b", "linear") == Reading("site_lin_vel", "imu")
+    assert reading_for("obj.robot.trunk.w_Q_b", "orientation") == Reading("body_quat", "trunk")
+    assert reading_for("my_orientation", "orientation") == Reading("site_quat")  # the robot's IMU site
+    with pytest.raises(SimError, match="without a MuJoCo sensor"):
+        reading_for("sensor.imu.imu.lin_acc_b", "linear_acceleration")
+
+
+def test_topics_of_one_kind_can_be_renamed_only_when_there_is_one() -> None:
+    from exploy.sim.wiring import IMU, JOINT_STATE, SimTopics, StateTopic
+
+    basic = SimTopics.basic(joint_state="/j", imu="/imu", odom=None, twist=None, command="/cmd", node="/n")
+    assert basic.published == ["/j", "/imu"] and basic.imu == "/imu" and basic.odom is None
+    assert basic.renamed(JOINT_STATE, "/joints").published == ["/joints", "/imu"]
+    two = SimTopics(states=(StateTopic("/a", IMU), StateTopic("/b", IMU)), command="/cmd", node="/n")
+    with pytest.raises(SimError, match="2 sensor_msgs/msg/Imu topics"):
+        two.renamed(IMU, "/imu")

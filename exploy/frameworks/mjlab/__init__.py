@@ -8,6 +8,8 @@ Needs the ``mjlab`` extra (``pip install exploy_ros[mjlab]``). Typical use::
 
 or from the shell: ``exploy export --mjlab Mjlab-Velocity-Flat-Unitree-Go1 --checkpoint model.pt``.
 An environment you built yourself: ``MjlabExportableEnvironment(env)`` (``num_envs=1``).
+``write_scene(env, folder)`` writes the task's MuJoCo model (``scene.xml`` + meshes) for
+``exploy sim2sim --mjcf``.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 from exploy.frameworks.mjlab.actor import RslRlActor
 from exploy.frameworks.mjlab.env import MjlabExportableEnvironment
 from exploy.frameworks.mjlab.errors import MjlabExportError
+from exploy.frameworks.mjlab.scene import write_scene
 from exploy.frameworks.mjlab.task import (
     GO1_FLAT_VELOCITY,
     TaskExport,
@@ -32,4 +35,5 @@ __all__ = [
     "make_go1_flat_velocity",
     "make_task_export",
     "registered_tasks",
+    "write_scene",
 ]
