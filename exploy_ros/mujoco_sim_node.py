@@ -34,14 +34,12 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from collections.abc import Callable
 from typing import Any, cast
 
 import numpy as np
 import rclpy
 from geometry_msgs.msg import Twist
-from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -64,11 +62,11 @@ from exploy_ros.mujoco_sim_parameters import (
     servo_command_mode,
     tick_rate,
 )
+from exploy_ros.parameters import declare_table
+from exploy_ros.sim_loops import run_lockstep, run_realtime, spin_until
 from exploy_ros.sim_messages import state_outputs
 
 NS_PER_S = 1_000_000_000
-PEER_SPIN_S = 0.001
-"""Longest single wait on an in-process policy node's executor while its command is due."""
 NODE_NAME = "mujoco_sim"
 
 MAX_TRAJECTORY_ROWS = 120_000
@@ -89,11 +87,7 @@ class MujocoSimNode(Node):
 
     def __init__(self, *, robot: MujocoRobot | None = None, topics: SimTopics | None = None, **kwargs) -> None:
         super().__init__(kwargs.pop("node_name", NODE_NAME), **kwargs)
-        for name, (default, text) in PARAMETERS.items():
-            numeric = isinstance(default, float) or (isinstance(default, list) and isinstance(default[0], float))
-            # dynamic typing for numbers: kp:=[30, 30, ...] (ints) is accepted where doubles are meant
-            self.declare_parameter(name, default, ParameterDescriptor(description=text, dynamic_typing=numeric))
-        p = {name: self.get_parameter(name).value for name in PARAMETERS}
+        p = declare_table(self, PARAMETERS)  # ints for doubles (kp:=[30, 30, ...]); a wrong type is one line
         self.mode = str(p["mode"])
         if self.mode not in ("lockstep", "realtime"):
             raise SimError(f"mode '{self.mode}' is not lockstep or realtime")
@@ -232,10 +226,10 @@ class MujocoSimNode(Node):
             pubs.append(self._step_pub)
         for pub in pubs:
             # mypy cannot type a lambda whose defaults bind loop values
-            _spin_until(executor, lambda p=pub: p.get_subscription_count() > 0, timeout,  # type: ignore[misc]
+            spin_until(executor, lambda p=pub: p.get_subscription_count() > 0, timeout,  # type: ignore[misc]
                         f"nobody subscribes to {pub.topic_name} after {timeout:g} s: is policy node "
                         f"{self.topics.node} running and active with use_sim_time:=true (same ROS_DOMAIN_ID)?")
-        _spin_until(executor, lambda: self.count_publishers(self.topics.command) > 0, timeout,
+        spin_until(executor, lambda: self.count_publishers(self.topics.command) > 0, timeout,
                     f"nobody publishes {self.topics.command} after {timeout:g} s")
 
     def run(self, executor: SingleThreadedExecutor, *, seconds: float,
@@ -247,98 +241,9 @@ class MujocoSimNode(Node):
         """
         ticks = max(1, round(seconds * NS_PER_S / self.period_ns))
         if self.mode == "lockstep":
-            self._run_lockstep(executor, ticks, progress)
+            run_lockstep(self, executor, ticks, progress)
         else:
-            self._run_realtime(executor, ticks, progress)
-
-    def _wait_command(self, timeout: float) -> bool:
-        """Wait for the next command, taking it straight from the command subscription.
-
-        The executor would rebuild a wait set of every entity of every node it spins for each
-        message. With the policy node in another process nothing else needs spinning here, so
-        this waits on a wait set holding the command subscription alone (as
-        ``rclpy.wait_for_message`` does); with the policy node in this process (:attr:`peer`)
-        it spins that node's executor on this thread instead (no thread hand-off, no wake-up:
-        messages between the two nodes are delivered within the process). Returns False on
-        timeout.
-        """
-        sub = self._command_sub
-        deadline = time.monotonic() + timeout
-        while True:
-            taken = sub.handle.take_message(sub.msg_type, sub.raw)
-            if taken is not None:
-                self._on_command(taken[0])
-                return True
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return False
-            if self.peer is not None:
-                self.peer.spin_once(timeout_sec=min(left, PEER_SPIN_S))
-            else:
-                self._wait_on_command(min(left, 0.1))
-
-    def _wait_on_command(self, seconds: float) -> None:
-        """Block until the command subscription has a message or ``seconds`` pass."""
-        from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
-        from rclpy.utilities import timeout_sec_to_nsec
-
-        if self._wait_set is None:
-            self._wait_set = _rclpy.WaitSet(1, 0, 0, 0, 0, 0, self.context.handle)  # type: ignore[arg-type]  # a live node has a context
-        ws = self._wait_set
-        ws.clear_entities()
-        ws.add_subscription(self._command_sub.handle)
-        ws.wait(timeout_sec_to_nsec(seconds))
-
-    def _run_lockstep(self, executor, ticks: int, progress) -> None:
-        step = self._step
-        fast = len(executor.get_nodes()) == 1  # nothing else to spin: wait on the command alone
-        for tick in range(ticks):
-            now = self.sim_time_ns()
-            inputs = self.publish_state()
-            step.data = [now, inputs]
-            expected = self._received + 1
-            self._step_pub.publish(step)
-            if self.peer is not None or fast:
-                if not self._wait_command(self.timeout):
-                    raise SimError(
-                        f"policy node {self.topics.node} sent no command on {self.topics.command} for tick {tick} "
-                        f"(sim time {now / NS_PER_S:.3f} s) within {self.timeout:g} s: is it active with "
-                        "use_sim_time:=true and all its inputs mapped to this simulator's topics?"
-                    )
-            else:
-                _spin_until(
-                    executor, lambda: self._received >= expected, self.timeout,  # noqa: B023 (waited on before the loop moves on)
-                    f"policy node {self.topics.node} sent no command on {self.topics.command} for tick {tick} "
-                    f"(sim time {now / NS_PER_S:.3f} s) within {self.timeout:g} s: is it active with "
-                    "use_sim_time:=true and all its inputs mapped to this simulator's topics?",
-                )
-            self._take_command()
-            self.ages.add(0.0)
-            self._physics()
-            self._publish_clock(tick)
-            if progress is not None:
-                progress(tick)
-
-    def _run_realtime(self, executor, ticks: int, progress) -> None:
-        wall_period = self.period_ns / NS_PER_S / self.rtf
-        self.publish_state()
-        self._publish_clock()
-        deadline = time.monotonic()
-        for tick in range(ticks):
-            deadline += wall_period
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                executor.spin_once(timeout_sec=left)
-            self._take_command()
-            stamp = self._command_stamp_ns
-            self.ages.add(None if stamp is None else (self.sim_time_ns() - stamp) / NS_PER_S)
-            self._physics()
-            self.publish_state()
-            self._publish_clock()
-            if progress is not None:
-                progress(tick)
+            run_realtime(self, executor, ticks, progress)
 
     def reset_policy_node(self, executor: SingleThreadedExecutor, *, timeout: float = 5.0) -> None:
         """Call the policy node's ``~/reset`` (initial memory, step counter 0) and wait for it.
@@ -354,7 +259,7 @@ class MujocoSimNode(Node):
             if not client.wait_for_service(timeout_sec=timeout):
                 raise SimError(f"service {target}/reset not available after {timeout:g} s")
             future = client.call_async(Trigger.Request())
-            _spin_until(executor, future.done, timeout, f"{target}/reset did not answer within {timeout:g} s")
+            spin_until(executor, future.done, timeout, f"{target}/reset did not answer within {timeout:g} s")
             response = future.result()
             if response is None or not response.success:
                 raise SimError(f"{target}/reset failed: {getattr(response, 'message', 'no response')}")
@@ -366,15 +271,6 @@ class MujocoSimNode(Node):
         return {"mode": self.mode, "ticks": self.trajectory.total // self.substeps,
                 "sim_seconds": self.robot.time, "command_age": self.ages.summary(),
                 "rejected_commands": self.rejected}
-
-
-def _spin_until(executor: SingleThreadedExecutor, done: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not done():
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise SimError(what)
-        executor.spin_once(timeout_sec=min(left, 0.05))
 
 
 def main(args: list[str] | None = None) -> int:
