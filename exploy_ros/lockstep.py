@@ -3,6 +3,10 @@ live replay: which topics tell the driver that its inputs are in and which tick 
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
+from rclpy.executors import Executor
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 
 TICK_TOPIC = "tick"
@@ -25,3 +29,15 @@ round trip per tick. Once a step message arrived the node no longer ticks from `
 
 STEP_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.VOLATILE)
 """QoS of ``~/step``: reliable, so no step is lost; volatile, so a late joiner never replays one."""
+
+
+def spin_until(
+    executor: Executor, done: Callable[[], bool], timeout: float, what: str, *, error: type[Exception]
+) -> None:
+    """Spin ``executor`` until ``done()``; after ``timeout`` seconds raise ``error(what)``."""
+    deadline = time.monotonic() + timeout
+    while not done():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise error(what)
+        executor.spin_once(timeout_sec=min(left, 0.05))

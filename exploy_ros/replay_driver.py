@@ -30,7 +30,7 @@ from exploy.bag.rates import tick_rate_problem
 from exploy.bag.reader import Recording
 from exploy.mapping import TopicDecoder, TopicEncoder, TopicMap
 from exploy_ros.adapters import build_ros_message, message_class
-from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC, STEP_QOS, STEP_TOPIC
+from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC, STEP_QOS, STEP_TOPIC, spin_until
 
 NS_PER_S = 1_000_000_000
 DISCOVERY_TIMEOUT_S = 10.0
@@ -104,15 +104,8 @@ class ReplayDriver(Node):
 
     # -- waiting ----------------------------------------------------------------------------
 
-    def _spin_until(
-        self, executor: Executor, done: Callable[[], bool], timeout: float, what: str
-    ) -> None:
-        deadline = time.monotonic() + timeout
-        while not done():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise LiveReplayError(what)
-            executor.spin_once(timeout_sec=min(left, 0.05))
+    def _spin_until(self, executor: Executor, done: Callable[[], bool], timeout: float, what: str) -> None:
+        spin_until(executor, done, timeout, what, error=LiveReplayError)
 
     def wait_for_policy_node(self, executor: Executor, timeout: float = DISCOVERY_TIMEOUT_S) -> None:
         """Wait until the policy node's topics and reset service are matched.

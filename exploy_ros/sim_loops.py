@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from rclpy.executors import Executor
 
 from exploy.sim.errors import SimError
+from exploy_ros import lockstep
 
 if TYPE_CHECKING:
     from exploy_ros.mujoco_sim_node import MujocoSimNode
@@ -36,12 +37,7 @@ def spin_until(executor: Executor, done: Callable[[], bool], timeout: float, wha
     Raises:
         SimError: ``what``, after ``timeout`` seconds.
     """
-    deadline = time.monotonic() + timeout
-    while not done():
-        left = deadline - time.monotonic()
-        if left <= 0:
-            raise SimError(what)
-        executor.spin_once(timeout_sec=min(left, 0.05))
+    lockstep.spin_until(executor, done, timeout, what, error=SimError)
 
 
 def run_lockstep(node: MujocoSimNode, executor: Executor, ticks: int, progress: Callable[[int], None] | None) -> None:
