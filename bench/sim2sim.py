@@ -36,7 +36,7 @@ def main() -> int:
     torch.set_num_threads(1)
     from exploy.examples.mujoco_quadruped import make_mlp_example, write_mjcf
     from exploy.exporter.core.exporter import export_environment_as_onnx
-    from exploy.sim.closed_loop import rollout_env
+    from exploy.sim.closed_loop import env_robot, rollout_env
     from exploy_ros.sim2sim import run_closed_loop
 
     domain = 1 + (os.getpid() * 7) % 200
@@ -57,7 +57,8 @@ def main() -> int:
             ("policy_node in this process (one thread)", True),
         ):
             run = run_closed_loop(
-                policy=policy, mjcf=mjcf, seconds=args.seconds, domain_id=domain, in_process=in_process
+                policy=policy, mjcf=mjcf, seconds=args.seconds, domain_id=domain, in_process=in_process,
+                forward_after_step=env_robot(env).forward_after_step,  # read the model as the rollout does
             )
             rep = run.report
             print(f"sim2sim lockstep, {label}: {rep['ticks_per_second']:,.0f} ticks/s "
