@@ -40,3 +40,13 @@ def test_fallback_is_an_error_and_estop_a_warning():
     assert level == DiagnosticStatus.ERROR and message == "fallback: rejected tick"
     level, message, _ = _status(stats, recent, S, state="estop")
     assert level == DiagnosticStatus.WARN and "e-stop" in message
+
+
+def test_malformed_step_messages_warn_within_the_window_and_stay_counted():
+    stats, recent = TickStats(), RecentCounts(5 * S)
+    assert _status(stats, recent, 0)[0] == DiagnosticStatus.OK
+    stats.step_rejected = 2
+    level, message, values = _status(stats, recent, 1 * S)
+    assert level == DiagnosticStatus.WARN and "2 rejected step messages" in message
+    assert values["rejected_step_messages"] == "2"
+    assert _status(stats, recent, 7 * S)[0] == DiagnosticStatus.OK
