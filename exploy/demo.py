@@ -15,11 +15,12 @@ import os
 import pathlib
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
 from importlib.util import find_spec
+
+from exploy.processes import stop_process
 
 MUJOCO_FACTORY = "exploy.examples.mujoco_quadruped:make_mlp_example"
 TORCH_FACTORY = "exploy.examples.legged_robot:make_mlp_example"
@@ -68,16 +69,6 @@ def _start_node(step: int, policy: pathlib.Path, env: dict[str, str], log: pathl
     return proc
 
 
-def _stop_node(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-
-
 def run_demo(out: pathlib.Path, factory: str, steps: int, *, sim_seconds: float = 10.0,
              png: pathlib.Path | None = None) -> int:
     """Run the whole tour into ``out``; return 0 when the deployed node matches the simulation.
@@ -118,7 +109,7 @@ def run_demo(out: pathlib.Path, factory: str, steps: int, *, sim_seconds: float 
                                        "--seconds", f"{sim_seconds:g}", "--out", str(closed), "--quiet"],
                              env, ok_codes=(0, 1))
     finally:
-        _stop_node(node)
+        stop_process(node)
     summary = json.loads((report / "summary.json").read_text())
     code = code or loop_code
     verdict = "MATCH: the robot runs exactly what the simulator ran" if code == 0 else "DIVERGED"

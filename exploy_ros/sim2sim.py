@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import pathlib
 import shutil
-import signal
 import subprocess
 import sys
 import threading
@@ -23,6 +22,7 @@ import rclpy
 from rclpy.executors import Executor, SingleThreadedExecutor
 from rclpy.parameter import Parameter
 
+from exploy.processes import stop_process
 from exploy.sim.errors import SimError
 from exploy.sim.monitor import Trajectory
 from exploy.sim.mujoco_robot import MujocoRobot
@@ -49,16 +49,6 @@ def policy_node_command(policy: pathlib.Path, node: str, *, extra: list[str] | N
     base = [script] if script else [sys.executable, "-m", "exploy_ros.policy_node"]
     return base + ["--ros-args", "-r", f"__node:={node.strip('/').rsplit('/', 1)[-1]}",
                    "-p", f"policy_path:={policy}", "-p", "use_sim_time:=true", *(extra or [])]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
 
 
 def run_closed_loop(
@@ -214,7 +204,7 @@ def run_closed_loop(
         executor.shutdown()
         rclpy.try_shutdown(context=context)
         if proc is not None:
-            _stop(proc)
+            stop_process(proc)
 
 
 def _spin(executor: Executor, stop: threading.Event) -> None:
