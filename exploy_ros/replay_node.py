@@ -28,7 +28,7 @@ import exploy_ros.ros_required  # noqa: F401  (first: without rclpy, one line in
 
 import rclpy
 from rclpy.context import Context
-from rclpy.executors import Executor, ExternalShutdownException, SingleThreadedExecutor
+from rclpy.executors import Executor, ExternalShutdownException
 from rclpy.node import Node
 
 from exploy.bag.checks import check_expected_complete
@@ -90,12 +90,11 @@ def replay_live(
     if own_init:
         rclpy.init()
     driver: ReplayDriver | None = None
-    # With nodes of this process to spin (an in-process policy node): rclpy's EventsExecutor, whose
-    # per-message cost does not grow with the policy node's many entities as a wait set's does.
-    executor: Executor = (
-        build_executor("events", context=context) if spin_with
-        else SingleThreadedExecutor(context=context) if context is not None else SingleThreadedExecutor()
-    )
+    # rclpy's EventsExecutor (a SingleThreadedExecutor where rclpy has none): its per-message cost
+    # does not grow with the entities spun as a rebuilt wait set's does; live replay against a node
+    # in its own process 844-878 against 730-751 ticks/s (the demo's bag, five alternations), with
+    # an in-process node 2,166-2,181 against 747-776 (bench/replay.py)
+    executor: Executor = build_executor("events", context=context)
     try:
         driver = ReplayDriver(
             recording=recording, topic_map=topic_map, target=node or meta.node, timeout=timeout, context=context
