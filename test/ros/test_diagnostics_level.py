@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from diagnostic_msgs.msg import DiagnosticStatus
 
 from exploy.safety import RecentCounts
@@ -21,15 +22,20 @@ def _status(stats, recent, now_ns, state="running", safety=None):
     return status.level, status.message, {kv.key: kv.value for kv in status.values}
 
 
-def test_one_rejected_output_warns_only_within_the_window():
+@pytest.mark.parametrize(
+    ("counter", "count", "says", "key"),
+    [("output_rejected", 1, "1 rejected outputs", "rejected_outputs"),
+     ("step_rejected", 2, "2 rejected step messages", "rejected_step_messages")],
+)
+def test_a_rejection_warns_only_within_the_window_and_stays_counted(counter, count, says, key):
     stats, recent = TickStats(), RecentCounts(5 * S)
     assert _status(stats, recent, 0)[0] == DiagnosticStatus.OK
-    stats.output_rejected = 1
+    setattr(stats, counter, count)
     level, message, values = _status(stats, recent, 1 * S)
-    assert level == DiagnosticStatus.WARN and "1 rejected outputs in the last 5 s" in message
+    assert level == DiagnosticStatus.WARN and f"{says} in the last 5 s" in message
     assert _status(stats, recent, 3 * S)[0] == DiagnosticStatus.WARN
     level, message, values = _status(stats, recent, 7 * S)
-    assert level == DiagnosticStatus.OK and message == "running" and values["rejected_outputs"] == "1"
+    assert level == DiagnosticStatus.OK and message == "running" and values[key] == str(count)
 
 
 def test_fallback_is_an_error_and_estop_a_warning():
@@ -40,13 +46,3 @@ def test_fallback_is_an_error_and_estop_a_warning():
     assert level == DiagnosticStatus.ERROR and message == "fallback: rejected tick"
     level, message, _ = _status(stats, recent, S, state="estop")
     assert level == DiagnosticStatus.WARN and "e-stop" in message
-
-
-def test_malformed_step_messages_warn_within_the_window_and_stay_counted():
-    stats, recent = TickStats(), RecentCounts(5 * S)
-    assert _status(stats, recent, 0)[0] == DiagnosticStatus.OK
-    stats.step_rejected = 2
-    level, message, values = _status(stats, recent, 1 * S)
-    assert level == DiagnosticStatus.WARN and "2 rejected step messages" in message
-    assert values["rejected_step_messages"] == "2"
-    assert _status(stats, recent, 7 * S)[0] == DiagnosticStatus.OK
