@@ -31,6 +31,7 @@ from typing import TypeVar
 
 import torch
 
+from exploy.examples.quadruped_env import QuadrupedEnvironment
 from exploy.examples.quadruped_sim import (
     JOINT_NAMES,
     NUM_JOINTS,
@@ -38,9 +39,8 @@ from exploy.examples.quadruped_sim import (
     SimConfig,
     quat_rotate_inverse,
 )
-from exploy.examples.quadruped_task import QuadrupedTask, StateGetters, env_metadata, observation_names
+from exploy.examples.quadruped_task import StateGetters
 from exploy.exporter.core.actor import ExportableActor, add_actor_memory
-from exploy.exporter.core.exportable_environment import ExportableEnvironment
 
 __all__ = [
     "JOINT_NAMES",
@@ -82,7 +82,7 @@ class LeggedRobotConfig:
     command_scale: tuple[float, float, float] = (2.0, 2.0, 0.25)
 
 
-class LeggedRobotEnv(ExportableEnvironment):
+class LeggedRobotEnv(QuadrupedEnvironment):
     """Exportable quadruped environment: PD-controlled joints, IMU base, velocity command.
 
     Args:
@@ -91,8 +91,12 @@ class LeggedRobotEnv(ExportableEnvironment):
 
     All inputs, outputs and memory are registered on :meth:`context_manager` in the
     constructor. State tensors are updated in place, so the registered callbacks always return
-    the very tensors the observation and action code reads.
+    the very tensors the observation and action code reads. The evaluation loop and the export
+    methods are :class:`~exploy.examples.quadruped_env.QuadrupedEnvironment`'s.
     """
+
+    ROBOT = "exploy_quadruped"
+    EXAMPLE = "exploy.examples.legged_robot"
 
     def __init__(
         self,
@@ -101,43 +105,16 @@ class LeggedRobotEnv(ExportableEnvironment):
         config: LeggedRobotConfig | None = None,
     ) -> None:
         super().__init__()
-        self.cfg = config if config is not None else LeggedRobotConfig()
-        if self.cfg.decimation < 1 or self.cfg.episode_length < 1 or self.cfg.history_length < 1:
-            raise ValueError(f"decimation, episode_length and history_length must be >= 1: {self.cfg}")
-        self.sim = QuadrupedSim(sim_config if sim_config is not None else SimConfig())
-
-        self.task = QuadrupedTask(
-            history_length=self.cfg.history_length,
-            action_scale=self.cfg.action_scale,
-            kp=self.cfg.kp,
-            kd=self.cfg.kd,
-            effort_limits=list(self.cfg.effort_limits) * 4,
-            ang_vel_scale=self.cfg.ang_vel_scale,
-            joint_vel_scale=self.cfg.joint_vel_scale,
-            command_scale=self.cfg.command_scale,
-        )
-        sim = self.sim
-        self._state = StateGetters(
+        cfg = config if config is not None else LeggedRobotConfig()
+        self.sim = sim = QuadrupedSim(sim_config if sim_config is not None else SimConfig())
+        state = StateGetters(
             joint_pos=lambda: sim.joint_pos,
             joint_vel=lambda: sim.joint_vel,
             base_quat=lambda: sim.base_quat,
             base_ang_vel=lambda: sim.base_ang_vel,
             command=lambda: sim.command,
         )
-        task = self.task
-        # The task's buffers, under the environment's names (the very same tensors).
-        self.last_actions, self.joint_pos_target, self.joint_pos_history = (
-            task.last_actions, task.joint_pos_target, task.joint_pos_history,
-        )
-        self.joint_effort, self.joint_pos_command, self.joint_vel_command = (
-            task.joint_effort, task.joint_pos_command, task.joint_vel_command,
-        )
-
-        self._episode_step = 0
-        self._hook_update: Callable[[], None] | None = None
-        self._hook_reset: Callable[[], None] | None = None
-        self._hook_substep: Callable[[int], None] | None = None
-
+        self._set_up_task(cfg, effort_limits=list(cfg.effort_limits) * 4, state=state)
         self._reset_buffers()
         self._register_components()
 
@@ -148,24 +125,15 @@ class LeggedRobotEnv(ExportableEnvironment):
         """Sim time step in seconds (the exported ``update_rate`` is ``1 / sim_dt``)."""
         return self.sim.cfg.dt
 
-    @property
-    def decimation(self) -> int:
-        return self.cfg.decimation
-
-    @property
-    def episode_step(self) -> int:
-        """Policy steps taken since the last reset."""
-        return self._episode_step
-
     def _reset_buffers(self) -> None:
         self._episode_step = 0
         self.task.reset(joint_pos=self.sim.joint_pos, default_joint_pos=self.sim.default_joint_pos)
 
-    def reset(self) -> torch.Tensor:
-        """Restore the initial state of robot and buffers; returns the first observations."""
+    def reset_physics(self) -> None:
         self.sim.reset()
-        self._reset_buffers()
-        return self.compute_observations()
+
+    def physics_step(self) -> None:
+        self.sim.step(self.joint_effort)
 
     def _register_components(self) -> None:
         position_limits = [list(pair) for pair in self.sim.cfg.joint_pos_limits] * 4
@@ -199,73 +167,6 @@ class LeggedRobotEnv(ExportableEnvironment):
         """PD law at sim rate: reads the target Memory and the current joint state."""
         sim = self.sim
         self.task.apply(sim.joint_pos, sim.joint_vel, sim.joint_pos_lower, sim.joint_pos_upper)
-
-    # -- evaluation loop --------------------------------------------------------------------
-
-    def register_evaluation_hooks(
-        self,
-        update: Callable[[], None],
-        reset: Callable[[], None],
-        evaluate_substep: Callable[[int], None],
-    ) -> None:
-        """Store the evaluator's callbacks; :meth:`step` calls them (see there for the order)."""
-        self._hook_update = update
-        self._hook_reset = reset
-        self._hook_substep = evaluate_substep
-
-    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, bool]:
-        """Advance one policy step.
-
-        Order: ``process_actions(actions)``; then per sim tick ``i``: ``apply_actions()``,
-        ``evaluate_substep(i)``, physics tick, ``update()``. After ``episode_length`` policy steps
-        the state is reset and ``reset()`` is called, followed by ``update()``.
-
-        Returns:
-            The next observations and whether the episode was reset.
-        """
-        self.process_actions(actions)
-        for i in range(self.cfg.decimation):
-            self.apply_actions()
-            if self._hook_substep is not None:
-                self._hook_substep(i)
-            self.sim.step(self.joint_effort)
-            if self._hook_update is not None:
-                self._hook_update()
-        self._episode_step += 1
-        done = self._episode_step >= self.cfg.episode_length
-        if done:
-            self.sim.reset()
-            self._reset_buffers()
-            if self._hook_reset is not None:
-                self._hook_reset()
-            if self._hook_update is not None:
-                self._hook_update()
-        return self.compute_observations(), done
-
-    # -- export -----------------------------------------------------------------------------
-
-    def prepare_export(self) -> None:
-        """Nothing to prepare: every tensor the graph reads is registered at construction."""
-
-    def empty_actor_observations(self) -> torch.Tensor:
-        return torch.zeros(1, len(self.get_observation_names()))
-
-    def empty_actions(self) -> torch.Tensor:
-        return torch.zeros(1, NUM_JOINTS)
-
-    def metadata(self) -> dict[str, str]:
-        return env_metadata("exploy_quadruped", "exploy.examples.legged_robot")
-
-    def get_observation_names(self) -> list[str]:
-        return observation_names(self.cfg.history_length)
-
-    def observations_reset(self) -> torch.Tensor:
-        """Observations of the current state, without resetting it.
-
-        The evaluator reads the memory before calling this, so it must not change the state;
-        call :meth:`reset` to restore the initial state.
-        """
-        return self.compute_observations()
 
 
 class MlpActor(ExportableActor):

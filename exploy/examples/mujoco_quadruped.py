@@ -20,17 +20,16 @@ Factories for the CLI: :func:`make_mlp_example`, :func:`make_lstm_example`; the 
 from __future__ import annotations
 
 import pathlib
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
 from exploy.examples.legged_robot import LstmActor, MlpActor, _seeded
 from exploy.examples.mujoco_quadruped_model import EFFORT_LIMITS, quadruped_mjcf, stance, write_mjcf
+from exploy.examples.quadruped_env import QuadrupedEnvironment
 from exploy.examples.quadruped_sim import JOINT_NAMES, NUM_JOINTS
-from exploy.examples.quadruped_task import QuadrupedTask, StateGetters, env_metadata, observation_names
+from exploy.examples.quadruped_task import StateGetters
 from exploy.exporter.core.actor import add_actor_memory
-from exploy.exporter.core.exportable_environment import ExportableEnvironment
 from exploy.sim.mujoco_robot import MujocoRobot
 from exploy.sim.state import TensorMirror
 
@@ -72,7 +71,7 @@ class MujocoQuadrupedConfig:
     command_scale: tuple[float, float, float] = (2.0, 2.0, 0.25)
 
 
-class MujocoQuadrupedEnv(ExportableEnvironment):
+class MujocoQuadrupedEnv(QuadrupedEnvironment):
     """Exportable MuJoCo quadruped: PD joints at 200 Hz, IMU base, constant velocity command.
 
     Args:
@@ -83,13 +82,17 @@ class MujocoQuadrupedEnv(ExportableEnvironment):
     Attributes:
         robot: The :class:`MujocoRobot` (``robot.model``, ``robot.data``).
         mirror: The float32 tensors the graph reads, refreshed after every ``mj_step``.
+
+    The evaluation loop and the export methods are
+    :class:`~exploy.examples.quadruped_env.QuadrupedEnvironment`'s.
     """
+
+    ROBOT = "exploy_quadruped_mujoco"
+    EXAMPLE = "exploy.examples.mujoco_quadruped"
 
     def __init__(self, *, config: MujocoQuadrupedConfig | None = None, mjcf: str | pathlib.Path | None = None) -> None:
         super().__init__()
-        self.cfg = config if config is not None else MujocoQuadrupedConfig()
-        if self.cfg.decimation < 1 or self.cfg.episode_length < 1 or self.cfg.history_length < 1:
-            raise ValueError(f"decimation, episode_length and history_length must be >= 1: {self.cfg}")
+        cfg = config if config is not None else MujocoQuadrupedConfig()
         names: dict = {"joint_names": JOINT_NAMES, "imu_site": "imu", "base_body": "base"}
         self.robot = (MujocoRobot.from_xml(quadruped_mjcf(), **names) if mjcf is None
                       else MujocoRobot.from_file(mjcf, **names))
@@ -99,41 +102,19 @@ class MujocoQuadrupedEnv(ExportableEnvironment):
         self.joint_vel = self.mirror.add("joint_vel", robot.joint_vel)
         self.base_quat = self.mirror.add("base_quat", robot.imu_quat)
         self.base_ang_vel = self.mirror.add("base_ang_vel", robot.imu_ang_vel)
-        self.command = torch.tensor([self.cfg.command], dtype=torch.float32)
+        self.command = torch.tensor([cfg.command], dtype=torch.float32)
 
         self.default_joint_pos = torch.tensor([stance()])
         self.joint_lower = torch.tensor([robot.joint_lower.tolist()], dtype=torch.float32)
         self.joint_upper = torch.tensor([robot.joint_upper.tolist()], dtype=torch.float32)
-        self.task = QuadrupedTask(
-            history_length=self.cfg.history_length,
-            action_scale=self.cfg.action_scale,
-            kp=self.cfg.kp,
-            kd=self.cfg.kd,
-            effort_limits=list(EFFORT_LIMITS) * 4,
-            ang_vel_scale=self.cfg.ang_vel_scale,
-            joint_vel_scale=self.cfg.joint_vel_scale,
-            command_scale=self.cfg.command_scale,
-        )
-        self._state = StateGetters(
+        state = StateGetters(
             joint_pos=lambda: self.joint_pos,
             joint_vel=lambda: self.joint_vel,
             base_quat=lambda: self.base_quat,
             base_ang_vel=lambda: self.base_ang_vel,
             command=lambda: self.command,
         )
-        task = self.task
-        # The task's buffers, under the environment's names (the very same tensors).
-        self.last_actions, self.joint_pos_target, self.joint_pos_history = (
-            task.last_actions, task.joint_pos_target, task.joint_pos_history,
-        )
-        self.joint_effort, self.joint_pos_command, self.joint_vel_command = (
-            task.joint_effort, task.joint_pos_command, task.joint_vel_command,
-        )
-
-        self._episode_step = 0
-        self._hook_update: Callable[[], None] | None = None
-        self._hook_reset: Callable[[], None] | None = None
-        self._hook_substep: Callable[[int], None] | None = None
+        self._set_up_task(cfg, effort_limits=list(EFFORT_LIMITS) * 4, state=state)
         self._reset_buffers()
         self._register_components()
 
@@ -143,20 +124,19 @@ class MujocoQuadrupedEnv(ExportableEnvironment):
     def sim_dt(self) -> float:
         return self.robot.dt
 
-    @property
-    def decimation(self) -> int:
-        return self.cfg.decimation
-
     def _reset_buffers(self) -> None:
         self._episode_step = 0
         self.mirror.refresh()
         self.task.reset(joint_pos=self.joint_pos, default_joint_pos=self.default_joint_pos)
 
-    def reset(self) -> torch.Tensor:
-        """Back to the ``home`` keyframe; returns the first observations."""
+    def reset_physics(self) -> None:
+        """Back to the ``home`` keyframe."""
         self.robot.reset()
-        self._reset_buffers()
-        return self.compute_observations()
+
+    def physics_step(self) -> None:
+        """One ``mj_step`` with the current effort output, then refresh the mirrored state."""
+        self.robot.step_with_ctrl(self.joint_effort.numpy().reshape(-1))
+        self.mirror.refresh()
 
     def _register_components(self) -> None:
         limits = list(zip(self.robot.joint_lower.tolist(), self.robot.joint_upper.tolist()))
@@ -175,58 +155,6 @@ class MujocoQuadrupedEnv(ExportableEnvironment):
     def apply_actions(self) -> None:
         """PD law at sim rate towards the clamped target; effort clamped to the motor limits."""
         self.task.apply(self.joint_pos, self.joint_vel, self.joint_lower, self.joint_upper)
-
-    # -- evaluation loop --------------------------------------------------------------------
-
-    def register_evaluation_hooks(self, update, reset, evaluate_substep) -> None:
-        self._hook_update, self._hook_reset, self._hook_substep = update, reset, evaluate_substep
-
-    def physics_step(self) -> None:
-        """One ``mj_step`` with the current effort output, then refresh the mirrored state."""
-        self.robot.step_with_ctrl(self.joint_effort.numpy().reshape(-1))
-        self.mirror.refresh()
-
-    def step(self, actions: torch.Tensor) -> tuple[torch.Tensor, bool]:
-        """One policy step: ``process_actions``; per physics step ``apply_actions``,
-        ``evaluate_substep(i)``, ``mj_step``, refresh, ``update()``; reset after the episode."""
-        self.process_actions(actions)
-        for i in range(self.cfg.decimation):
-            self.apply_actions()
-            if self._hook_substep is not None:
-                self._hook_substep(i)
-            self.physics_step()
-            if self._hook_update is not None:
-                self._hook_update()
-        self._episode_step += 1
-        done = self._episode_step >= self.cfg.episode_length
-        if done:
-            self.reset()
-            if self._hook_reset is not None:
-                self._hook_reset()
-            if self._hook_update is not None:
-                self._hook_update()
-        return self.compute_observations(), done
-
-    # -- export -----------------------------------------------------------------------------
-
-    def prepare_export(self) -> None:
-        """Nothing to prepare: the mirrored tensors are registered at construction."""
-
-    def empty_actor_observations(self) -> torch.Tensor:
-        return torch.zeros(1, len(self.get_observation_names()))
-
-    def empty_actions(self) -> torch.Tensor:
-        return torch.zeros(1, NUM_JOINTS)
-
-    def metadata(self) -> dict[str, str]:
-        return env_metadata("exploy_quadruped_mujoco", "exploy.examples.mujoco_quadruped")
-
-    def get_observation_names(self) -> list[str]:
-        return observation_names(self.cfg.history_length)
-
-    def observations_reset(self) -> torch.Tensor:
-        """Observations of the current state (does not reset it)."""
-        return self.compute_observations()
 
 
 def _quiet_output(actor: torch.nn.Module, last: torch.nn.Linear, gain: float) -> torch.nn.Module:
