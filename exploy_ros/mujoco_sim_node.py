@@ -48,6 +48,8 @@ from sensor_msgs.msg import JointState
 from std_msgs.msg import UInt64MultiArray
 
 from exploy.errors import ExployError
+from exploy.format import PolicyMetadata
+from exploy.mapping.topic_map import TopicMap
 from exploy.sim.errors import SimError
 from exploy.sim.monitor import CommandAges, Trajectory
 from exploy.sim.mujoco_robot import MujocoRobot
@@ -79,19 +81,28 @@ class MujocoSimNode(Node):
     Args:
         robot: The robot; default: built from the ``mjcf``/``joints``/``imu_site`` parameters.
         topics: Topic names; default: from the parameters and ``policy_path``'s topic map.
+        policy: ``policy_path``'s (metadata, topic map) when the caller has read them already.
         **kwargs: Passed to :class:`rclpy.node.Node` (``parameter_overrides``, ``context``, ...).
 
     Raises:
         ExployError: for a bad parameter, model or policy file (the message says which).
     """
 
-    def __init__(self, *, robot: MujocoRobot | None = None, topics: SimTopics | None = None, **kwargs) -> None:
+    def __init__(
+        self,
+        *,
+        robot: MujocoRobot | None = None,
+        topics: SimTopics | None = None,
+        policy: tuple[PolicyMetadata, TopicMap] | None = None,
+        **kwargs,
+    ) -> None:
         super().__init__(kwargs.pop("node_name", NODE_NAME), **kwargs)
         p = declare_table(self, PARAMETERS)  # ints for doubles (kp:=[30, 30, ...]); a wrong type is one line
         self.mode = str(p["mode"])
         if self.mode not in ("lockstep", "realtime"):
             raise SimError(f"mode '{self.mode}' is not lockstep or realtime")
-        policy = read_policy(p["policy_path"])
+        if policy is None:
+            policy = read_policy(p["policy_path"])
         if robot is None:
             if not p["mjcf"]:
                 raise SimError("set parameter mjcf:=<model.xml>")

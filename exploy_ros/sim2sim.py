@@ -145,7 +145,8 @@ def run_closed_loop(
             # lockstep: the policy node ticks from ~/step; a sparse /clock still serves other nodes
             Parameter("clock_every", value=50 if mode == "lockstep" else 1),
         ]
-        sim = MujocoSimNode(robot=robot, topics=topics, context=context, parameter_overrides=overrides)
+        sim = MujocoSimNode(robot=robot, topics=topics, policy=(meta, topic_map), context=context,
+                            parameter_overrides=overrides)
         executor.add_node(sim)
         if node is None and in_process:
             from exploy_ros.policy_node import PolicyNode
