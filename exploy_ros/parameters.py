@@ -248,7 +248,10 @@ def typed_like(name: str, value: Any, default: Any) -> Any:
         ok = True
     if not ok:
         kinds = {bool: "true or false", float: "a number", int: "an integer", str: "a string"}
-        want = "a list of numbers" if isinstance(default, (list, tuple)) else kinds.get(type(default), "another type")
+        if isinstance(default, (list, tuple)):
+            want = "a list of strings" if default and isinstance(default[0], str) else "a list of numbers"
+        else:
+            want = kinds.get(type(default), "another type")
         raise SettingsError(f"parameter '{name}' must be {want}, got {type(value).__name__} {str(value)[:60]!r}")
     return value
 
