@@ -91,24 +91,42 @@ def run_policy(policy: Policy, recording: Recording, *, progress: bool = False) 
     Raises:
         BagError: when the policy rejects the bag's inputs (e.g. NaN).
     """
+    policy.reset()
+    return _run_in_chunks(policy, recording, progress=progress)
+
+
+def _run_in_chunks(
+    policy: Policy, recording: Recording, *, stages: dict[str, np.ndarray] | None = None, progress: bool = False
+) -> dict[str, np.ndarray]:
+    """:meth:`Policy.run_ticks` over the recording in chunks (so the progress bar moves): the
+    outputs the bag expects, ``(num_ticks, size)`` each; with ``stages``, those of every tick too.
+
+    Raises:
+        BagError: when the policy rejects the bag's inputs (e.g. NaN).
+    """
     from tqdm import tqdm
 
-    policy.reset()
     n = recording.num_ticks
     chunk = max(1, min(PROGRESS_CHUNK, n))
     produced: dict[str, list[np.ndarray]] = {name: [] for name in recording.expected}
     with tqdm(total=n, desc="replay", unit="tick", disable=not progress) as bar:
         for start in range(0, n, chunk):
             stop = min(n, start + chunk)
+            part: dict[str, np.ndarray] = {}
             try:
                 out = policy.run_ticks(
                     {name: value[start:stop] for name, value in recording.inputs.items()},
-                    resets=recording.resets[start:stop],
+                    resets=recording.resets[start:stop], stages=part if stages is not None else None,
                 )
             except PolicyRuntimeError as err:
                 raise BagError(f"The policy rejected the bag's inputs in ticks {start}..{stop - 1}: {err}") from err
             for name, values in produced.items():
                 values.append(out[name].reshape(stop - start, -1))
+            if stages is not None:
+                for key, rows in part.items():
+                    if key not in stages:
+                        stages[key] = np.zeros((n, rows.shape[1]))
+                    stages[key][start:stop] = rows
             bar.update(stop - start)
     return {name: np.concatenate(values) for name, values in produced.items()}
 
@@ -133,7 +151,8 @@ def run_policy_with_stages(
                 tick = int(np.argmax(~np.isfinite(value.reshape(n, -1)).all(axis=1)))
                 raise BagError(f"The policy rejected the bag's inputs: input '{name}' holds NaN or Inf at tick {tick}")
     if type(policy) is Policy:  # exploy's own runtime: the same ticks, run without per-tick objects
-        return _run_session_with_stages(policy, recording, outputs, progress=progress)
+        produced = _run_in_chunks(policy, recording, stages=stages, progress=progress)
+        return {name: produced[name].astype(np.float64) for name in outputs}, stages
     for tick in tqdm(range(n), desc="replay", unit="tick", disable=not progress, mininterval=0.5):
         if recording.resets[tick]:
             policy.reset()
@@ -154,38 +173,6 @@ def run_policy_with_stages(
                     stages[key] = np.zeros((n, flat.size))
                 stages[key][tick] = flat
     return outputs, stages
-
-
-def _run_session_with_stages(
-    policy: Policy, recording: Recording, outputs: dict[str, np.ndarray], *, progress: bool = False
-) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """:meth:`Policy.run_ticks` over the recording in chunks (its semantics: ``first_step``,
-    ranges, rejected ticks), keeping the stages; the outputs the bag expects go into ``outputs``."""
-    from tqdm import tqdm
-
-    n = recording.num_ticks
-    chunk = max(1, min(PROGRESS_CHUNK, n))
-    merged: dict[str, np.ndarray] = {}
-    with tqdm(total=n, desc="replay", unit="tick", disable=not progress) as bar:
-        for start in range(0, n, chunk):
-            stop = min(n, start + chunk)
-            stages: dict[str, np.ndarray] = {}
-            try:
-                out = policy.run_ticks(
-                    {name: value[start:stop] for name, value in recording.inputs.items()},
-                    resets=recording.resets[start:stop], stages=stages,
-                )
-            except PolicyRuntimeError as err:
-                raise BagError(f"The policy rejected the bag's inputs in ticks {start}..{stop - 1}: {err}") from err
-            for name, target in outputs.items():
-                if name in out:
-                    target[start:stop] = out[name].reshape(stop - start, -1)
-            for key, rows in stages.items():
-                if key not in merged:
-                    merged[key] = np.zeros((n, rows.shape[1]))
-                merged[key][start:stop] = rows
-            bar.update(stop - start)
-    return outputs, merged
 
 
 def replay_offline(
