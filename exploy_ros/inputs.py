@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from exploy.mapping.cdr import cdr_reader
 from exploy.mapping.codec import TopicDecoder
 from exploy.mapping.errors import AdapterError
 from exploy.mapping.topic_map import TopicSpec
@@ -26,6 +27,9 @@ class TopicState:
     Attributes:
         spec: The topic and its bindings.
         decode: Reads the bound tensors from a message.
+        parse: Reads a serialized message of the topic (raw subscription) into a view the
+            decoder reads like the message (:mod:`exploy.mapping.cdr`); None for types taken
+            as rclpy messages only.
         last_ns: Receive time of the last accepted message (node clock), or None.
         received: Accepted messages.
         rejected: Rejected messages (wrong size, NaN/Inf, missing joints, ...).
@@ -36,6 +40,7 @@ class TopicState:
 
     spec: TopicSpec
     decode: TopicDecoder
+    parse: Callable[[bytes], Any] | None = None
     last_ns: int | None = None
     received: int = 0
     rejected: int = 0
@@ -63,7 +68,7 @@ class InputStore:
         log_warning: LogFn,
         log_period_ns: int = 1_000_000_000,
     ) -> None:
-        self.topics = {spec.topic: TopicState(spec, TopicDecoder(spec)) for spec in topics}
+        self.topics = {spec.topic: TopicState(spec, TopicDecoder(spec), cdr_reader(spec.adapter)) for spec in topics}
         self.timeout_ns = timeout_ns
         self._log = log_warning
         self._log_period_ns = log_period_ns
@@ -89,8 +94,15 @@ class InputStore:
         """
         return self.commit(topic, self.decode(topic, msg), now_ns)
 
+    def takes_raw(self, topic: str) -> bool:
+        """Whether ``topic``'s messages can be given as their serialized bytes (see :meth:`decode`)."""
+        return self.topics[topic].parse is not None
+
     def decode(self, topic: str, msg: Any) -> dict[str, np.ndarray] | AdapterError:
         """Decode ``msg`` of ``topic`` into fresh arrays, without touching the stored values.
+
+        ``msg`` is a message object (rclpy or rosbags), or, for a topic that :meth:`takes_raw`,
+        its serialized CDR bytes as a raw subscription delivers them.
 
         Safe to run while a tick reads the store (it changes nothing the tick reads), so the
         slow part of taking a message needs no lock.
@@ -98,8 +110,13 @@ class InputStore:
         Returns:
             The decoded tensors by component name, or the error that rejects the message.
         """
+        state = self.topics[topic]
         try:
-            return self.topics[topic].decode(msg)
+            if isinstance(msg, bytes):
+                if state.parse is None:
+                    return AdapterError(f"serialized {state.spec.msg_type} messages cannot be read here")
+                msg = state.parse(msg)
+            return state.decode(msg)
         except AdapterError as err:
             return err
 

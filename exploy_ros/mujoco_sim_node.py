@@ -49,6 +49,8 @@ from std_msgs.msg import UInt64MultiArray
 
 from exploy.errors import ExployError
 from exploy.format import PolicyMetadata
+from exploy.mapping.cdr import JointStateReader
+from exploy.mapping.errors import AdapterError
 from exploy.mapping.topic_map import TopicMap
 from exploy.sim.errors import SimError
 from exploy.sim.monitor import CommandAges, Trajectory
@@ -140,7 +142,8 @@ class MujocoSimNode(Node):
         # bounded: a node that runs until shut down keeps the newest steps only (about 40 MB)
         self.trajectory = Trajectory(n, capacity=4096, max_rows=MAX_TRAJECTORY_ROWS)
         self.rejected = 0
-        self._command_msg: JointState | None = None
+        self._command_msg: bytes | None = None  # serialized: read by self._read_command
+        self._read_command = JointStateReader()
         self._command_stamp_ns: int | None = None
         self._received = 0
         self._target: np.ndarray | None = None
@@ -154,7 +157,8 @@ class MujocoSimNode(Node):
         self._states = state_outputs(self, robot, t, qos, twist=self._twist, twist_period_ns=self.twist_period_ns)
         self._clock_pub = self.create_publisher(Clock, "/clock", qos)
         self._step_pub = self.create_publisher(UInt64MultiArray, f"{t.node}/{STEP_TOPIC}", STEP_QOS)
-        self._command_sub = self.create_subscription(JointState, t.command, self._on_command, qos)
+        # raw: the command is read from its bytes (exploy.mapping.cdr), no rclpy message object
+        self._command_sub = self.create_subscription(JointState, t.command, self._on_command, qos, raw=True)
         self._wait_set: Any = None  # lockstep fast path: a wait set holding only the command subscription
         self.peer: Executor | None = None  # the executor of a policy node in this process, spun by the lockstep loop
         self._clock_msg = Clock()  # not self._clock: that is rclpy Node's ROS clock (get_clock())
@@ -163,18 +167,19 @@ class MujocoSimNode(Node):
 
     # -- messages ---------------------------------------------------------------------------
 
-    def _on_command(self, msg: JointState) -> None:
+    def _on_command(self, msg: bytes) -> None:
         self._command_msg = msg
         self._received += 1
 
     def _take_command(self) -> None:
         """Decode the latest command, if any, and hold it; a bad one is counted and dropped."""
-        msg, self._command_msg = self._command_msg, None
-        if msg is None:
+        raw, self._command_msg = self._command_msg, None
+        if raw is None:
             return
         try:
+            msg = self._read_command(raw)
             cmd = self.decoder.decode(msg.name, position=msg.position, velocity=msg.velocity, effort=msg.effort)
-        except SimError as err:
+        except (SimError, AdapterError) as err:
             self.rejected += 1
             if self.rejected <= 3 or self.rejected % 1000 == 0:
                 self.get_logger().error(f"Command rejected ({self.rejected} so far): {err}")

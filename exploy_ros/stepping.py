@@ -30,11 +30,16 @@ if TYPE_CHECKING:
 
 
 def create_input_subscriptions(node: PolicyNode, topic_map: TopicMap, qos: QoSProfile) -> None:
-    """One subscription per input topic of the map (made before the ``/clock`` one)."""
+    """One subscription per input topic of the map (made before the ``/clock`` one); raw (the
+    serialized bytes, read by :mod:`exploy.mapping.cdr`) where the type allows and ``raw_inputs`` is on."""
+    raw = node.tick_settings.raw_inputs
     for spec in topic_map.inputs:
         callback = input_callback(node, spec.topic)
         node._owned_subscriptions.append(
-            node.create_subscription(message_class(spec.msg_type), spec.topic, callback, qos)
+            node.create_subscription(
+                message_class(spec.msg_type), spec.topic, callback, qos,
+                raw=raw and node.inputs is not None and node.inputs.takes_raw(spec.topic),
+            )
         )
 
 

@@ -235,8 +235,8 @@ class JointCommandDecoder:
                 ) from err
             raise SimError(f"{err}; command every simulated joint by name, once") from err
 
-    def decode(self, names: Sequence[str], *, position: Sequence[float], velocity: Sequence[float],
-               effort: Sequence[float]) -> JointCommand:
+    def decode(self, names: Sequence[str], *, position: Sequence[float] | np.ndarray,
+               velocity: Sequence[float] | np.ndarray, effort: Sequence[float] | np.ndarray) -> JointCommand:
         """Pick this simulator's joints out of one command message's fields.
 
         Raises:
@@ -246,7 +246,7 @@ class JointCommandDecoder:
         order = self._order(names)
         n = len(names)
 
-        def field(values: Sequence[float], label: str) -> np.ndarray | None:
+        def field(values: Sequence[float] | np.ndarray, label: str) -> np.ndarray | None:
             if len(values) == 0:
                 return None
             if len(values) != n:

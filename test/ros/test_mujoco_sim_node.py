@@ -78,3 +78,47 @@ def test_a_bad_mode_or_missing_model_is_a_clear_error(tmp_path) -> None:
                                                                 Parameter("mode", value="fast")])
     finally:
         rclpy.try_shutdown(context=context)
+
+
+def test_commands_are_read_from_their_bytes_and_bad_ones_are_dropped(tmp_path) -> None:
+    """The command subscription is raw (exploy.mapping.cdr): a command sent by name in another
+    order is applied in the robot's order; bytes that are no JointState and a NaN command are
+    counted and dropped, the last good command stays."""
+    mjcf = write_mjcf(tmp_path / "model.xml")
+    context = rclpy.Context()
+    rclpy.init(context=context, domain_id=unique_domain())
+    executor = SingleThreadedExecutor(context=context)
+    params = {"mjcf": str(mjcf), "joint_state_topic": "/sim/joints", "imu_topic": "/sim/imu",
+              "command_topic": "/sim/command", "command_mode": "effort"}
+    sim = MujocoSimNode(context=context, parameter_overrides=[Parameter(k, value=v) for k, v in params.items()])
+    peer = rclpy.create_node("peer", context=context)
+    pub = peer.create_publisher(JointState, "/sim/command", 10)
+
+    def send(msg) -> None:
+        before = sim._received
+        pub.publish(msg)
+        deadline = time.monotonic() + 10.0
+        while sim._received == before and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        sim._take_command()
+
+    try:
+        for node in (sim, peer):
+            executor.add_node(node)
+        deadline = time.monotonic() + 10.0
+        while pub.get_subscription_count() == 0 and time.monotonic() < deadline:
+            executor.spin_once(timeout_sec=0.05)
+        effort = np.arange(1.0, 13.0)
+        order = np.random.default_rng(0).permutation(12)
+        send(JointState(name=[JOINT_NAMES[i] for i in order], effort=[float(effort[i]) for i in order]))
+        np.testing.assert_array_equal(sim.robot.control(), effort)  # the hand-made order, undone
+        send(b"\x00\x01\x00\x00garbage")
+        send(JointState(name=list(JOINT_NAMES), effort=[float("nan")] * 12))
+        assert sim.rejected == 2
+        np.testing.assert_array_equal(sim.robot.control(), effort)
+    finally:
+        for node in (sim, peer):
+            executor.remove_node(node)
+            node.destroy_node()
+        executor.shutdown()
+        rclpy.try_shutdown(context=context)

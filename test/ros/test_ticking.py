@@ -95,7 +95,9 @@ def test_bad_cpu_affinity_fails_configure(lstm_file):
         assert rig.node.start_failed
 
 
-@pytest.mark.parametrize("override", [{"tick_mode": 3}, {"decode_on_tick": "yes"}, {"spin_wait_us": "fast"}])
+@pytest.mark.parametrize(
+    "override", [{"tick_mode": 3}, {"decode_on_tick": "yes"}, {"raw_inputs": "yes"}, {"spin_wait_us": "fast"}]
+)
 def test_tick_parameter_of_the_wrong_type_fails_configure_instead_of_the_node(lstm_file, override):
     with Rig(lstm_file, sim_time=False, params=_params(**override)) as rig:
         assert rig.node.start_failed

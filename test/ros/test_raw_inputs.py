@@ -1,0 +1,103 @@
+"""Inputs read from their CDR bytes (``raw_inputs``, on by default): the views agree with the
+messages rclpy's own serializer wrote, a node reading bytes publishes what a node reading rclpy
+messages publishes, and bytes that are no message are rejected and counted while the node ticks on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from geometry_msgs.msg import TwistStamped
+from nav_msgs.msg import Odometry
+from policy_node_rig import Rig
+from rclpy.serialization import serialize_message
+from sensor_msgs.msg import JointState
+from test_policy_node_adapters import CMD, IMU, JOINTS, TARGETS, _robot_state
+
+from exploy.examples.legged_robot import make_mlp_example
+from exploy.exporter.core.exporter import export_environment_as_onnx
+from exploy.mapping.cdr import cdr_reader
+
+
+@pytest.fixture(scope="module")
+def legged_file(tmp_path_factory):
+    env, actor = make_mlp_example(seed=4)
+    return export_environment_as_onnx(env=env, actor=actor, path=tmp_path_factory.mktemp("legged"))
+
+
+def _messages():
+    rng = np.random.default_rng(3)
+    _, joints, imu, twist = _robot_state(rng)
+    joints.name[0] = "gelenk_ü"
+    joints.header.stamp.sec, joints.header.stamp.nanosec, joints.header.frame_id = 12, 345, "base"
+    imu.orientation_covariance[0] = -1.0
+    imu.linear_acceleration.z = 9.81
+    stamped = TwistStamped()
+    stamped.twist = twist
+    stamped.header.frame_id = "x" * 33
+    odom = Odometry()
+    odom.child_frame_id = "base_link"
+    odom.pose.pose.position.x, odom.pose.pose.orientation.w = 1.5, 1.0
+    odom.pose.covariance[35] = 0.5
+    odom.twist.twist.angular.z = -0.25
+    odom.twist.covariance[0] = 2.0
+    return {"joint_state": joints, "imu": imu, "twist": twist, "twist_stamped": stamped, "odometry": odom}
+
+
+def _fields(msg):
+    return msg.get_fields_and_field_types().keys()
+
+
+def _same(view, msg, path="msg"):
+    for name in _fields(msg):
+        want, got = getattr(msg, name), getattr(view, name)
+        if hasattr(want, "get_fields_and_field_types"):
+            _same(got, want, f"{path}.{name}")
+        elif isinstance(want, (str, int, float)):
+            assert got == want, f"{path}.{name}"
+        else:
+            np.testing.assert_array_equal(
+                np.asarray(got, dtype=object), np.asarray(want, dtype=object), f"{path}.{name}"
+            )
+
+
+@pytest.mark.parametrize("adapter", ["joint_state", "imu", "twist", "twist_stamped", "odometry"])
+def test_views_agree_with_rclpys_serialization(adapter):
+    msg = _messages()[adapter]
+    _same(cdr_reader(adapter)(serialize_message(msg)), msg)
+
+
+def _outputs(legged_file, raw: bool, steps: int = 5) -> list:
+    params = {"input_timeout_s": 0.0, "soft_start_s": 0.0, "raw_inputs": raw}
+    with Rig(legged_file, params=params) as rig:
+        subs = [s for s in rig.node.subscriptions if s.topic_name.startswith(rig.topic("~/input"))]
+        assert [s.raw for s in subs] == [raw] * 3
+        outs = rig.collect(TARGETS, JointState)
+        rng = np.random.default_rng(21)
+        for k in range(steps):
+            _, joints, imu, twist = _robot_state(rng)
+            rig.feed({JOINTS: joints, IMU: imu, CMD: twist})
+            rig.advance(1, expect_ticks=1)
+            rig.spin_until(lambda: len(outs) > k, what=f"targets of tick {k}")  # noqa: B023 (waited on at once)
+        return [(list(m.name), list(m.position), list(m.velocity), list(m.effort)) for m in outs]
+
+
+def test_a_node_reading_bytes_publishes_what_a_node_reading_messages_publishes(legged_file):
+    assert _outputs(legged_file, raw=True) == _outputs(legged_file, raw=False)
+
+
+def test_bytes_that_are_no_message_are_rejected_and_counted_and_the_node_ticks_on(legged_file):
+    rng = np.random.default_rng(5)
+    tensors, joints, imu, twist = _robot_state(rng)
+    with Rig(legged_file, params={"input_timeout_s": 0.0}) as rig:
+        rig.feed({JOINTS: joints, IMU: imu, CMD: twist})
+        pub = rig.peer.create_publisher(JointState, rig.topic(JOINTS), 10)
+        rig.spin_until(lambda: pub.get_subscription_count() > 0, what="the node's joint subscription")
+        state = rig.node.inputs.topics[JOINTS]
+        nan = JointState(name=list(joints.name), position=[float("nan")] * 13, velocity=list(joints.velocity))
+        bad = [b"\x00\x01\x00\x00\xff", bytes(serialize_message(joints))[:40], serialize_message(nan)]
+        for k, data in enumerate(bad):
+            pub.publish(data)
+            rig.spin_until(lambda: state.rejected > k, what=f"rejection {k + 1}")  # noqa: B023 (waited on at once)
+        assert state.received == 1 and "NaN" in state.last_error
+        np.testing.assert_allclose(rig.node.inputs.values["obj.robot.joints.pos"], tensors["obj.robot.joints.pos"])
+        rig.advance(1, expect_ticks=1)  # still ticking, on the last good values
