@@ -7,7 +7,9 @@ covariance markers come from the one place that defines them) and afterwards onl
 numeric arrays and the header stamp. The fast path covers JointState, Float32MultiArray, and the
 ros2_control messages Float64MultiArray and JointTrajectory (reordered to the mapping file's
 ``joint_order``); the other adapters (Twist, Imu, Odometry, ...) fall back to the adapter's
-encoder.
+encoder. A JointState goes one step further: its serialized bytes are laid out once
+(:class:`exploy.mapping.cdr_writers.JointStateWriter`) and published as they are, so no message
+object is filled or converted per tick.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from exploy.mapping.cdr_writers import JointStateWriter
 from exploy.mapping.encoders import message_order
 from exploy.mapping.errors import AdapterError
 from exploy.mapping.fields import FLOAT32_MULTI_ARRAY, FLOAT64_MULTI_ARRAY, JOINT_STATE, JOINT_TRAJECTORY
@@ -48,11 +51,16 @@ class OutputWriter:
         # A JointTrajectory's arrays live in its one point; its stamp stays 0 ("start now").
         self._target = self.msg.points[0] if spec.adapter == JOINT_TRAJECTORY else self.msg
         self._has_header = hasattr(self.msg, "header") and spec.adapter != JOINT_TRAJECTORY
+        self._bytes: JointStateWriter | None = None
+        if spec.adapter == JOINT_STATE:  # the layout the encoder chose: its names, frame id, filled fields
+            msg = self.msg
+            fields = [f for f in JointStateWriter.FIELDS if len(getattr(msg, f))]
+            self._bytes = JointStateWriter(list(msg.name), fields=fields, frame_id=msg.header.frame_id)
 
     def fill(self, outputs: Mapping[str, np.ndarray], stamp_ns: int) -> Any:
-        """The topic's message holding ``outputs`` (by component name), stamped ``stamp_ns``.
-
-        The returned message object is reused by the next call: publish it before then.
+        """The topic's message holding ``outputs`` (by component name), stamped ``stamp_ns``: for
+        a JointState its serialized bytes (``Publisher.publish`` takes them as they are), else a
+        message object, reused by the next call: publish it before then.
 
         Raises:
             AdapterError: when an output holds NaN or Inf (nothing is written then).
@@ -64,6 +72,11 @@ class OutputWriter:
         for component, _, _ in self._fields:
             if not np.isfinite(outputs[component]).all():
                 raise AdapterError(f"Output '{component}' holds NaN or Inf: {outputs[component].reshape(-1)[:8]}")
+        if self._bytes is not None:
+            return self._bytes.write(stamp_ns, **{
+                fld: outputs[component] if order is None else np.asarray(outputs[component]).reshape(-1)[order]
+                for component, fld, order in self._fields
+            })
         msg = self.msg
         for component, fld, order in self._fields:
             values = outputs[component] if order is None else np.asarray(outputs[component]).reshape(-1)[order]

@@ -1,12 +1,13 @@
 """Filling the simulator node's state messages from a :class:`exploy.sim.mujoco_robot.MujocoRobot`.
 
-Each ``fill_*`` function writes into a message allocated once by the node and returns it;
-:func:`state_outputs` builds the node's table of state topics from them.
+Each ``fill_*`` function writes into a message allocated once by the node and returns it; the
+JointState and Imu, published every tick, are written straight to their serialized bytes
+(:mod:`exploy.mapping.cdr_writers`: no message object per tick). :func:`state_outputs` builds the
+node's table of state topics from them.
 """
 
 from __future__ import annotations
 
-import array
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -15,9 +16,12 @@ import mujoco
 import numpy as np
 from sensor_msgs.msg import Imu, JointState
 
+from exploy.mapping.cdr_writers import ImuWriter, JointStateWriter
 from exploy.sim.mujoco_robot import MujocoRobot
 from exploy.sim.readings import bind_reading
 from exploy.sim.wiring import IMU, JOINT_STATE, ODOMETRY, TWIST, TWIST_STAMPED, SimTopics, StateTopic
+
+NS_PER_S = 1_000_000_000
 
 
 class StateOutput:
@@ -25,9 +29,9 @@ class StateOutput:
 
     Args:
         pub: The publisher.
-        msg: The message, allocated once.
-        fill: ``fill(msg, sec, nsec)`` writes the robot's current state into ``msg``; None: a
-            constant message.
+        msg: The message (or its writer), allocated once.
+        fill: ``fill(msg, sec, nsec)`` writes the robot's current state into ``msg`` and returns
+            what to publish (the message, or its serialized bytes); None: a constant message.
         period_ns: Publish at most once per this much sim time (0: every tick).
     """
 
@@ -36,37 +40,29 @@ class StateOutput:
         self._due_ns: int | None = None  # next sim time it is published; None: now
 
     def due(self, now: int, sec: int, nsec: int) -> Any:
-        """The filled message if it is due at sim time ``now`` (ns), else None."""
+        """What to publish (the filled message or its bytes) if it is due at sim time ``now`` (ns), else None."""
         if self.period_ns and self._due_ns is not None and now < self._due_ns:
             return None
         self._due_ns = now + self.period_ns
-        if self.fill is not None:
-            self.fill(self.msg, sec, nsec)
-        return self.msg
+        return self.msg if self.fill is None else self.fill(self.msg, sec, nsec)
 
 
-def fill_joint_state(msg: JointState, robot: MujocoRobot, sec: int, nsec: int) -> JointState:
-    """Positions, velocities and applied efforts of the driven joints (names set by the caller)."""
-    msg.header.stamp.sec, msg.header.stamp.nanosec = sec, nsec
-    # array.array('d') takes the generated setters' fast path (a list is checked value by value)
-    msg.position = array.array("d", robot.joint_pos().tobytes())
-    msg.velocity = array.array("d", robot.joint_vel().tobytes())
-    msg.effort = array.array("d", robot.joint_effort().tobytes())
-    return msg
+def fill_joint_state(writer: JointStateWriter, robot: MujocoRobot, sec: int, nsec: int) -> bytes:
+    """Positions, velocities and applied efforts of the driven joints (the writer's names), serialized."""
+    return writer.write(sec * NS_PER_S + nsec, position=robot.joint_pos(), velocity=robot.joint_vel(),
+                        effort=robot.joint_effort())
 
 
-def fill_imu(msg: Imu, values: dict[str, Callable[[], np.ndarray]], sec: int, nsec: int) -> Imu:
+def fill_imu(writer: ImuWriter, values: dict[str, Callable[[], np.ndarray]], sec: int, nsec: int) -> bytes:
     """The Imu fields the policy reads (``orientation`` w, x, y, z; ``angular_velocity``;
-    ``linear_acceleration``), each from its bound reading (:mod:`exploy.sim.readings`)."""
-    msg.header.stamp.sec, msg.header.stamp.nanosec = sec, nsec
+    ``linear_acceleration``), each from its bound reading (:mod:`exploy.sim.readings`), serialized."""
     for field, read in values.items():
-        value = read().tolist()
         if field == "orientation":
-            msg.orientation.w, msg.orientation.x, msg.orientation.y, msg.orientation.z = value
+            w, x, y, z = read()
+            writer.orientation[:] = (x, y, z, w)
         else:
-            vec = getattr(msg, field)
-            vec.x, vec.y, vec.z = value
-    return msg
+            getattr(writer, field)[:] = read()
+    return writer.write(sec * NS_PER_S + nsec)
 
 
 def fill_twist_stamped(msg: Any, values: dict[str, Callable[[], np.ndarray]], sec: int, nsec: int) -> Any:
@@ -117,14 +113,12 @@ def state_outputs(node: Any, robot: MujocoRobot, topics: SimTopics, qos: Any, *,
         kind = state.msg_type
         if kind == JOINT_STATE:
             states.append(StateOutput(node.create_publisher(JointState, state.topic, qos),
-                                      JointState(name=list(robot.joint_names)),
+                                      JointStateWriter(list(robot.joint_names)),
                                       lambda m, sec, nsec: fill_joint_state(m, robot, sec, nsec)))
         elif kind == IMU:
-            imu = Imu()
-            imu.header.frame_id = robot.imu_site or ""
             values = _bound(robot, state)
-            states.append(StateOutput(node.create_publisher(Imu, state.topic, qos), imu,
-                                      partial(_fill_with, fill_imu, values)))
+            states.append(StateOutput(node.create_publisher(Imu, state.topic, qos),
+                                      ImuWriter(frame_id=robot.imu_site or ""), partial(_fill_with, fill_imu, values)))
         elif kind == TWIST_STAMPED:
             values = _bound(robot, state)
             states.append(StateOutput(node.create_publisher(TwistStamped, state.topic, qos), TwistStamped(),

@@ -112,3 +112,22 @@ def test_rclpy_float32_overflow_is_rejected_silently(capfd):
         with pytest.raises(AdapterError, match="beyond float32 range"):
             TopicDecoder(TMAP.topic("~/input/cmd/joint_pos/arm"))(msg)
     assert capfd.readouterr().err == ""
+
+
+def test_joint_state_fast_path_publishes_bytes_that_deserialize_to_the_encoders_message():
+    from rclpy.serialization import deserialize_message
+    from vocabulary_messages import vocabulary
+
+    from exploy.mapping import build_topic_map
+
+    spec = build_topic_map(vocabulary()).topic("~/output/joint_targets/arm")  # pos + effort, no velocity
+    writer = OutputWriter(spec, frame_id="base")
+    values = {b.component: np.array([[0.5, -1.25, 3.0]], np.float32) * (i + 1) for i, b in enumerate(spec.bindings)}
+    data = writer.fill(values, 7 * 10**9 + 8)
+    assert isinstance(data, bytes)
+    msg = deserialize_message(data, JointState)
+    assert msg == RosMessageEncoder(spec)(values, stamp=(7, 8), frame_id="base")
+    again = deserialize_message(writer.fill({k: -v for k, v in values.items()}, 9), JointState)
+    np.testing.assert_array_equal(again.position, -np.asarray(msg.position))
+    with pytest.raises(AdapterError, match="NaN or Inf"):
+        writer.fill({k: np.full((1, 3), np.nan, np.float32) for k in values}, 10)

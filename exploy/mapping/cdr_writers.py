@@ -1,0 +1,145 @@
+"""Write ROS 2 messages of a fixed layout straight to CDR bytes (numpy and struct only, no rclpy).
+
+A message whose names, frame id and array lengths stay the same from one publication to the
+next (a robot's JointState, an Imu) has the same byte layout every time: a writer lays it out
+once and afterwards only overwrites the stamp and the numbers in place. ``Publisher.publish``
+takes the bytes as they are (a serialized message), so no rclpy message object is filled and
+converted per publication. The format is the one :mod:`exploy.mapping.cdr` reads: plain CDR,
+little endian, alignment counted from the end of the 4-byte encapsulation header.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+
+import numpy as np
+
+from exploy.mapping.cdr import ORIGIN
+
+_ENCAPSULATION = b"\x00\x01\x00\x00"  # plain CDR, little endian
+_U32 = struct.Struct("<I")
+_STAMP = struct.Struct("<iI")
+NS_PER_S = 1_000_000_000
+
+
+class _Layout:
+    """A growing little-endian CDR buffer that remembers where each numeric block starts."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray(_ENCAPSULATION)
+
+    def align(self, size: int) -> None:
+        self.buf += bytes(-(len(self.buf) - ORIGIN) % size)
+
+    def u32(self, value: int) -> None:
+        self.align(4)
+        self.buf += _U32.pack(value)
+
+    def string(self, text: str) -> None:
+        raw = text.encode("utf-8")
+        self.u32(len(raw) + 1)
+        self.buf += raw + b"\x00"
+
+    def header(self, frame_id: str) -> int:
+        """Stamp (zero) and frame id; returns the stamp's offset."""
+        self.align(4)
+        at = len(self.buf)
+        self.buf += _STAMP.pack(0, 0)
+        self.string(frame_id)
+        return at
+
+    def doubles(self, count: int, *, sequence: bool) -> int:
+        """``count`` zero float64 values (a sequence gets its length first); returns their offset."""
+        if sequence:
+            self.u32(count)
+            if count == 0:  # an empty sequence is not aligned
+                return len(self.buf)
+        self.align(8)
+        at = len(self.buf)
+        self.buf += bytes(8 * count)
+        return at
+
+
+class _Writer:
+    """The shared part: a laid-out buffer, its stamp offset, and float64 views into it."""
+
+    def __init__(self, layout: _Layout, stamp_at: int) -> None:
+        self._buf = layout.buf
+        self._stamp_at = stamp_at
+
+    def _view(self, offset: int, count: int) -> np.ndarray:
+        return np.frombuffer(self._buf, dtype="<f8", count=count, offset=offset)
+
+    def _finish(self, stamp_ns: int) -> bytes:
+        sec, nanosec = divmod(stamp_ns, NS_PER_S)
+        _STAMP.pack_into(self._buf, self._stamp_at, sec, nanosec)
+        return bytes(self._buf)
+
+
+class JointStateWriter(_Writer):
+    """``sensor_msgs/JointState`` bytes for fixed joint ``names``.
+
+    Args:
+        names: The joints, in message order.
+        fields: The value fields carried, one value per joint each (the others are sent empty,
+            ROS's "not provided").
+        frame_id: The header's frame id.
+    """
+
+    FIELDS = ("position", "velocity", "effort")
+
+    def __init__(self, names: Sequence[str], *, fields: Sequence[str] = FIELDS, frame_id: str = "") -> None:
+        unknown = set(fields) - set(self.FIELDS)
+        if unknown:
+            raise ValueError(f"JointState has no field(s) {sorted(unknown)}")
+        layout = _Layout()
+        stamp_at = layout.header(frame_id)
+        layout.u32(len(names))
+        for name in names:
+            layout.string(name)
+        self.size = len(names)
+        offsets = {f: layout.doubles(self.size if f in fields else 0, sequence=True) for f in self.FIELDS}
+        super().__init__(layout, stamp_at)
+        self._views = {f: self._view(offsets[f], self.size) for f in self.FIELDS if f in fields}
+
+    def write(self, stamp_ns: int, **values: np.ndarray) -> bytes:
+        """The message stamped ``stamp_ns`` (ns) with the given fields' values (one per joint;
+        a field not given keeps its previous values).
+
+        Raises:
+            KeyError: for a field this writer does not carry.
+            ValueError: for a wrong number of values.
+        """
+        views = self._views
+        for field, value in values.items():
+            views[field][:] = np.asarray(value).reshape(-1)
+        return self._finish(stamp_ns)
+
+
+class ImuWriter(_Writer):
+    """``sensor_msgs/Imu`` bytes; :attr:`values` holds its 37 numbers in message order and is
+    written in place: ``orientation`` (x, y, z, w), ``angular_velocity``, ``linear_acceleration``
+    and their covariances are views into it (all zero at first).
+
+    Args:
+        frame_id: The header's frame id.
+    """
+
+    def __init__(self, *, frame_id: str = "") -> None:
+        layout = _Layout()
+        stamp_at = layout.header(frame_id)
+        at = layout.doubles(37, sequence=False)
+        super().__init__(layout, stamp_at)
+        self.values = self._view(at, 37)
+        v = self.values
+        self.orientation, self.orientation_covariance = v[0:4], v[4:13]
+        self.angular_velocity, self.angular_velocity_covariance = v[13:16], v[16:25]
+        self.linear_acceleration, self.linear_acceleration_covariance = v[25:28], v[28:37]
+
+    def write(self, stamp_ns: int) -> bytes:
+        """The message stamped ``stamp_ns`` (ns) with the current :attr:`values`."""
+        return self._finish(stamp_ns)
+
+
+__all__ = ["ImuWriter", "JointStateWriter"]
