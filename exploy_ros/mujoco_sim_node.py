@@ -50,6 +50,7 @@ from std_msgs.msg import UInt64MultiArray
 from exploy.errors import ExployError
 from exploy.format import PolicyMetadata
 from exploy.mapping.cdr import JointStateReader
+from exploy.mapping.cdr_writers import UInt64ArrayWriter
 from exploy.mapping.errors import AdapterError
 from exploy.mapping.topic_map import TopicMap
 from exploy.sim.errors import SimError
@@ -162,8 +163,7 @@ class MujocoSimNode(Node):
         self._wait_set: Any = None  # lockstep fast path: a wait set holding only the command subscription
         self.peer: Executor | None = None  # the executor of a policy node in this process, spun by the lockstep loop
         self._clock_msg = Clock()  # not self._clock: that is rclpy Node's ROS clock (get_clock())
-        self._step = UInt64MultiArray()
-        self._step.data = [0, len(t.published)]
+        self._step = UInt64ArrayWriter(2)  # [sim_time_ns, inputs], serialized
 
     # -- messages ---------------------------------------------------------------------------
 

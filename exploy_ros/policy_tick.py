@@ -92,8 +92,9 @@ def run_tick(node: PolicyNode, stamp_ns: int, now_ns: int) -> None:
             act_writer, act_pub, obs_writer, obs_pub = node._debug
             act_pub.publish(act_writer.fill(result.actions))
             obs_pub.publish(obs_writer.fill(result.obs))
-    node._tick_msg.data = result.step_count
-    node._tick_pub.publish(node._tick_msg)
+    if node._tick_pub.get_subscription_count():  # no reader: skip the publish (it would reach nobody)
+        node._tick_msg.data = result.step_count
+        node._tick_pub.publish(node._tick_msg)
     stats.ticks += 1
     stats.inference_time.add(step_end - step_start)
     stats.tick_time.add(time.perf_counter() - start)

@@ -29,6 +29,7 @@ from exploy.bag.layout import resolve_topic
 from exploy.bag.rates import tick_rate_problem
 from exploy.bag.reader import Recording
 from exploy.mapping import TopicDecoder, TopicEncoder, TopicMap
+from exploy.mapping.cdr_writers import UInt64ArrayWriter
 from exploy_ros.adapters import build_ros_message, message_class
 from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC, STEP_QOS, STEP_TOPIC, spin_until
 
@@ -68,7 +69,7 @@ class ReplayDriver(Node):
         self._clock_pub = self.create_publisher(Clock, "/clock", qos)
         self._clock_msg = Clock()
         self._step_pub = self.create_publisher(UInt64MultiArray, f"{self.target}/{STEP_TOPIC}", STEP_QOS)
-        self._step_msg = UInt64MultiArray()
+        self._step_msg = UInt64ArrayWriter(2)  # [sim_time_ns, inputs], serialized
         self._inputs: list[tuple[TopicEncoder, str, Any]] = [
             (
                 TopicEncoder(spec),
@@ -183,8 +184,7 @@ class ReplayDriver(Node):
                 sent = len(self._inputs)
             self._take_waiting(executor)  # a node's extra ticks, so the rate check counts them
             self._drain_extra_ticks(counts)
-            self._step_msg.data = [stamp, sent]
-            self._step_pub.publish(self._step_msg)
+            self._step_pub.publish(self._step_msg.write(stamp, sent))
             try:
                 self._spin_until(
                     executor,

@@ -50,9 +50,9 @@ def run_lockstep(node: MujocoSimNode, executor: Executor, ticks: int, progress: 
     fast = len(executor.get_nodes()) == 1  # nothing else to spin: wait on the command alone
     for tick in range(ticks):
         now = node.sim_time_ns()
-        step.data = [now, node.publish_state()]
+        inputs = node.publish_state()
         expected = node._received + 1
-        node._step_pub.publish(step)
+        node._step_pub.publish(step.write(now, inputs))
         what = (
             f"policy node {node.topics.node} sent no command on {node.topics.command} for tick {tick} "
             f"(sim time {now / NS_PER_S:.3f} s) within {node.timeout:g} s: is it active with "

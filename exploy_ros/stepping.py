@@ -17,6 +17,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosgraph_msgs.msg import Clock as ClockMsg
 from std_msgs.msg import UInt64, UInt64MultiArray
 
+from exploy.mapping.cdr import CdrError, read_uint64_array
 from exploy.mapping.topic_map import TopicMap
 from exploy_ros.adapters import message_class
 from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC, STEP_QOS, STEP_TOPIC
@@ -51,8 +52,10 @@ def create_sim_time_entities(node: PolicyNode, settings: NodeSettings) -> None:
     node._owned_subscriptions.append(
         node.create_subscription(ClockMsg, "/clock", functools.partial(on_clock, node), clock_qos)
     )
-    node._owned_subscriptions.append(
-        node.create_subscription(UInt64MultiArray, f"~/{STEP_TOPIC}", functools.partial(on_step, node), STEP_QOS)
+    node._owned_subscriptions.append(  # raw: two numbers, read from the bytes
+        node.create_subscription(
+            UInt64MultiArray, f"~/{STEP_TOPIC}", functools.partial(on_step, node), STEP_QOS, raw=True
+        )
     )
 
 
@@ -100,18 +103,22 @@ def on_clock(node: PolicyNode, msg: ClockMsg) -> None:
         advance_clock(node, msg.clock.sec * NS_PER_S + msg.clock.nanosec)
 
 
-def on_step(node: PolicyNode, msg: UInt64MultiArray) -> None:
-    """``~/step``: move the clock once this step's inputs are in (see :data:`STEP_TOPIC`)."""
-    if len(msg.data) != 2:
+def on_step(node: PolicyNode, msg: bytes | UInt64MultiArray) -> None:
+    """``~/step`` (its serialized bytes, or the message): move the clock once this step's inputs
+    are in (see :data:`STEP_TOPIC`)."""
+    try:
+        data = read_uint64_array(msg) if isinstance(msg, bytes) else tuple(msg.data)
+        problem = "" if len(data) == 2 else f"{len(data)} values"
+    except CdrError as err:
+        problem = str(err)
+    if problem:
         node.stats.step_rejected += 1
         log_output_problem(
-            node,
-            clock_ns(node),
-            f"Ignored a ~/{STEP_TOPIC} message with {len(msg.data)} values: send [sim_time_ns, inputs]",
+            node, clock_ns(node), f"Ignored a ~/{STEP_TOPIC} message ({problem}): send [sim_time_ns, inputs]"
         )
         return
     node._stepped = True
-    now, inputs = int(msg.data[0]), int(msg.data[1])
+    now, inputs = int(data[0]), int(data[1])
     if node._since_step >= inputs:
         node._since_step -= inputs
         advance_clock(node, now)

@@ -44,6 +44,7 @@ class _Order:
     """The struct formats of one byte order."""
 
     def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
         self.u32 = struct.Struct(prefix + "I")
         self.stamp = struct.Struct(prefix + "iI")
         self.f8 = np.dtype(prefix + "f8")
@@ -310,6 +311,26 @@ def read_odometry(data: bytes) -> Odometry:
                     WithCovariance(twist=Twist(twist), covariance=twist_cov))
 
 
+def read_uint64_array(data: bytes) -> tuple[int, ...]:
+    """The ``data`` of ``std_msgs/UInt64MultiArray`` bytes (its layout is checked for size, then skipped)."""
+    what = "UInt64MultiArray"
+    o = _order(data, what)
+    dims, pos = _u32(data, ORIGIN, o, what)
+    if dims > (len(data) - pos) // 12:  # a dimension takes at least 12 bytes (label length, size, stride)
+        raise CdrError(f"{what}: {dims} layout dimensions cannot fit in a message of {len(data)} bytes")
+    for _ in range(dims):
+        _, pos = _string(data, pos, o, what)
+        pos = _u32(data, _u32(data, pos, o, what)[1], o, what)[1]  # size, stride
+    pos = _u32(data, pos, o, what)[1]  # data_offset
+    count, pos = _u32(data, pos, o, what)
+    if count == 0:
+        return ()
+    pos = _align(pos, 8)
+    if count > (len(data) - pos) // 8:
+        raise CdrError(f"{what}: {count} values run past the end of the message ({len(data)} bytes)")
+    return struct.unpack_from(f"{o.prefix}{count}Q", data, pos)
+
+
 _READERS: dict[str, Callable[[], Callable[[bytes], Any]]] = {
     JOINT_STATE: JointStateReader,
     IMU: lambda: read_imu,
@@ -328,4 +349,4 @@ def cdr_reader(adapter: str) -> Callable[[bytes], Any] | None:
 
 
 __all__ = ["CdrError", "JointStateReader", "cdr_reader", "read_imu", "read_odometry", "read_twist",
-           "read_twist_stamped"]
+           "read_twist_stamped", "read_uint64_array"]

@@ -142,4 +142,31 @@ class ImuWriter(_Writer):
         return self._finish(stamp_ns)
 
 
-__all__ = ["ImuWriter", "JointStateWriter"]
+class UInt64ArrayWriter:
+    """``std_msgs/UInt64MultiArray`` bytes of ``count`` values and an empty layout.
+
+    Args:
+        count: The number of values every message carries.
+    """
+
+    def __init__(self, count: int) -> None:
+        layout = _Layout()
+        layout.u32(0)  # layout.dim: none
+        layout.u32(0)  # layout.data_offset
+        layout.u32(count)
+        layout.align(8)
+        self._at = len(layout.buf)
+        self._buf = layout.buf + bytes(8 * count)
+        self._values = struct.Struct(f"<{count}Q")
+
+    def write(self, *values: int) -> bytes:
+        """The message carrying ``values`` (each in 0..2**64-1).
+
+        Raises:
+            struct.error: for a wrong number of values or one out of range.
+        """
+        self._values.pack_into(self._buf, self._at, *values)
+        return bytes(self._buf)
+
+
+__all__ = ["ImuWriter", "JointStateWriter", "UInt64ArrayWriter"]

@@ -176,3 +176,22 @@ def test_a_non_finite_value_in_the_bytes_is_rejected_by_the_decoder_as_in_a_mess
     fields = joint_state(["a1", "a2", "a3"], [1.0, math.nan, 3.0])
     with pytest.raises(AdapterError, match="NaN or Inf"):
         TopicDecoder(spec)(cdr_reader("joint_state")(cdr("sensor_msgs/msg/JointState", fields)))
+
+
+def test_uint64_arrays_read_past_any_layout_and_refuse_what_does_not_fit():
+    from exploy.mapping.cdr import read_uint64_array
+    from exploy.mapping.cdr_writers import UInt64ArrayWriter
+
+    msg_type = "std_msgs/msg/UInt64MultiArray"
+    t = TS.types
+    dim = t["std_msgs/msg/MultiArrayDimension"](label="ticks", size=2, stride=2)
+    msg = t[msg_type](layout=t["std_msgs/msg/MultiArrayLayout"](dim=[dim], data_offset=1),
+                      data=np.array([7, 2**64 - 1], np.uint64))
+    for little_endian in (True, False):
+        data = bytes(TS.serialize_cdr(msg, msg_type, little_endian=little_endian))
+        assert read_uint64_array(data) == (7, 2**64 - 1)
+    written = UInt64ArrayWriter(2).write(5, 3)
+    assert list(TS.deserialize_cdr(written, msg_type).data) == [5, 3] and read_uint64_array(written) == (5, 3)
+    for bad in (written[:-1], b"\x00\x01\x00\x00" + b"\xff\xff\xff\x0f", written[:4]):
+        with pytest.raises(CdrError):
+            read_uint64_array(bad)

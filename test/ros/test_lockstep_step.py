@@ -58,6 +58,8 @@ def test_a_malformed_step_is_ignored_counted_and_the_node_goes_on(mlp_file) -> N
         for bad in ([], [1], [1, 2, 3]):
             rig.publish("~/step", UInt64MultiArray(data=bad))
         rig.spin_until(lambda: rig.node.stats.step_rejected == 3, what="three malformed steps counted")
+        rig.peer_publisher("~/step").publish(b"\x00\x01\x00\x00\xff\xff\xff\xff")  # bytes that are no message
+        rig.spin_until(lambda: rig.node.stats.step_rejected == 4, what="the undecodable step counted")
         assert len(rig.ticks) == 0, "a malformed step ran a tick"
         _step(rig, 0, 3)
         rig.spin_until(lambda: len(outs) >= 1, what="the tick of a good step after bad ones")
