@@ -28,12 +28,18 @@ from exploy.bag.errors import LiveReplayError
 from exploy.bag.layout import resolve_topic
 from exploy.bag.rates import tick_rate_problem
 from exploy.bag.reader import Recording
-from exploy.mapping import TopicDecoder, TopicEncoder, TopicMap
-from exploy.mapping.cdr_writers import UInt64ArrayWriter
+from exploy.mapping import TopicDecoder, TopicEncoder, TopicMap, TopicSpec
+from exploy.mapping.cdr import cdr_reader
+from exploy.mapping.cdr_writers import UInt64ArrayWriter, serialize_fields
 from exploy_ros.adapters import build_ros_message, message_class
 from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC, STEP_QOS, STEP_TOPIC, spin_until
 
 NS_PER_S = 1_000_000_000
+
+
+def _parsed(decode: TopicDecoder, parse: Callable[[bytes], Any]) -> Callable[[bytes], dict[str, np.ndarray]]:
+    """A decoder of serialized messages: ``parse`` (:mod:`exploy.mapping.cdr`), then ``decode``."""
+    return lambda data: decode(parse(data))
 DISCOVERY_TIMEOUT_S = 10.0
 CLOCK_EVERY = 50
 """Ticks between two ``/clock`` messages (for other nodes; the policy node ticks from ``~/step``)."""
@@ -70,22 +76,21 @@ class ReplayDriver(Node):
         self._clock_msg = Clock()
         self._step_pub = self.create_publisher(UInt64MultiArray, f"{self.target}/{STEP_TOPIC}", STEP_QOS)
         self._step_msg = UInt64ArrayWriter(2)  # [sim_time_ns, inputs], serialized
-        self._inputs: list[tuple[TopicEncoder, str, Any]] = [
-            (
-                TopicEncoder(spec),
-                spec.msg_type,
-                self.create_publisher(message_class(spec.msg_type), self.resolve(spec.topic), qos),
-            )
+        self._inputs: list[tuple[TopicEncoder, TopicSpec, Any]] = [
+            (TopicEncoder(spec), spec,
+             self.create_publisher(message_class(spec.msg_type), self.resolve(spec.topic), qos))
             for spec in topic_map.inputs
         ]
         self._queues: dict[str, deque] = {}
-        self._decoders: dict[str, TopicDecoder] = {}
+        self._decoders: dict[str, Callable[[Any], dict[str, np.ndarray]]] = {}
         for spec in topic_map.outputs:
             topic = self.resolve(spec.topic)
             self._queues[topic] = deque()
-            self._decoders[topic] = TopicDecoder(spec)
+            decode, parse = TopicDecoder(spec), cdr_reader(spec.adapter)  # raw where the bytes can be read directly
+            self._decoders[topic] = decode if parse is None else _parsed(decode, parse)
             self.create_subscription(
-                message_class(spec.msg_type), topic, lambda m, q=self._queues[topic]: q.append(m), qos
+                message_class(spec.msg_type), topic, lambda m, q=self._queues[topic]: q.append(m), qos,
+                raw=parse is not None,
             )
         self._ticks: deque = deque()
         # spin_once takes one callback: at most this many zero-timeout spins before each step take
@@ -179,8 +184,10 @@ class ReplayDriver(Node):
             if rec.input_ticks[tick] or tick == 0:
                 values = {name: arr[tick] for name, arr in rec.inputs.items()}
                 sec_nsec = (stamp // NS_PER_S, stamp % NS_PER_S)
-                for encode, msg_type, pub in self._inputs:
-                    pub.publish(build_ros_message(msg_type, encode(values, stamp=sec_nsec, check_finite=False)))
+                for encode, spec, pub in self._inputs:
+                    fields = encode(values, stamp=sec_nsec, check_finite=False)
+                    data = serialize_fields(spec.adapter, fields)  # bytes where it can, else a message object
+                    pub.publish(build_ros_message(spec.msg_type, fields) if data is None else data)
                 sent = len(self._inputs)
             self._take_waiting(executor)  # a node's extra ticks, so the rate check counts them
             self._drain_extra_ticks(counts)

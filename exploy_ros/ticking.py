@@ -17,8 +17,8 @@ Parameters (declared with descriptions; read once at configure):
   before it looks at the inputs. Same values, same rejections, same freshness as decoding in
   the callback.
 - ``raw_inputs`` (bool, true; also with ``use_sim_time``): subscribe to JointState, Imu, Twist,
-  TwistStamped and Odometry inputs raw and read their CDR bytes with :mod:`exploy.mapping.cdr`
-  (no rclpy message objects); other types are taken as messages.
+  TwistStamped, Odometry, Float32MultiArray and Float64MultiArray inputs raw and read their CDR
+  bytes with :mod:`exploy.mapping.cdr` (no rclpy message objects); other types are taken as messages.
 - ``spin_wait_us`` (double, 0): wake this long before each deadline and busy-wait to it. Costs
   that much CPU per tick (e.g. 200 us at 1 kHz = 20 % of a core).
 - ``cpu_affinity`` (string, ""): pin the tick (thread mode: the tick thread; executor modes: the
@@ -67,7 +67,8 @@ TICK_PARAMETERS: dict[str, tuple[Any, str]] = {
     ),
     "raw_inputs": (
         True,
-        "Take JointState, Imu, Twist, TwistStamped and Odometry inputs as their serialized bytes and read "
+        "Take JointState, Imu, Twist, TwistStamped, Odometry, Float32MultiArray and Float64MultiArray inputs as "
+        "their serialized bytes and read "
         "them without building rclpy message objects (same values, same rejections, less CPU per message). "
         "false: take rclpy messages. Also with use_sim_time.",
     ),

@@ -26,8 +26,31 @@ from typing import Any
 
 import numpy as np
 
+from exploy.mapping.cdr_views import (
+    EMPTY,
+    Header,
+    Imu,
+    JointState,
+    MultiArray,
+    MultiArrayDimension,
+    MultiArrayLayout,
+    Odometry,
+    Pose,
+    Time,
+    Twist,
+    TwistStamped,
+    WithCovariance,
+)
 from exploy.mapping.errors import AdapterError
-from exploy.mapping.fields import IMU, JOINT_STATE, ODOMETRY, TWIST, TWIST_STAMPED
+from exploy.mapping.fields import (
+    FLOAT32_MULTI_ARRAY,
+    FLOAT64_MULTI_ARRAY,
+    IMU,
+    JOINT_STATE,
+    ODOMETRY,
+    TWIST,
+    TWIST_STAMPED,
+)
 
 ORIGIN = 4
 """Alignment is counted from the end of the encapsulation header."""
@@ -48,124 +71,12 @@ class _Order:
         self.u32 = struct.Struct(prefix + "I")
         self.stamp = struct.Struct(prefix + "iI")
         self.f8 = np.dtype(prefix + "f8")
+        self.f4 = np.dtype(prefix + "f4")
         self.doubles = {n: struct.Struct(f"{prefix}{n}d") for n in (6, 7, 37)}
 
 
 _ORDERS = {b"\x00\x01": _Order("<"), b"\x00\x00": _Order(">")}
-_EMPTY = np.zeros(0, dtype=np.float64)
-_EMPTY.flags.writeable = False
-
-
-# -- views: the attributes the decoders read, nothing more ----------------------------------------
-
-
-class Time:
-    """``builtin_interfaces/Time``."""
-
-    __slots__ = ("sec", "nanosec")
-
-    def __init__(self, sec: int, nanosec: int) -> None:
-        self.sec, self.nanosec = sec, nanosec
-
-
-class Header:
-    """``std_msgs/Header``."""
-
-    __slots__ = ("stamp", "frame_id")
-
-    def __init__(self, stamp: Time, frame_id: str) -> None:
-        self.stamp, self.frame_id = stamp, frame_id
-
-
-class Vector3:
-    """``geometry_msgs/Vector3`` (also used for ``Point``)."""
-
-    __slots__ = ("x", "y", "z")
-
-    def __init__(self, x: float, y: float, z: float) -> None:
-        self.x, self.y, self.z = x, y, z
-
-
-class Quaternion:
-    """``geometry_msgs/Quaternion`` (ROS order x, y, z, w)."""
-
-    __slots__ = ("x", "y", "z", "w")
-
-    def __init__(self, x: float, y: float, z: float, w: float) -> None:
-        self.x, self.y, self.z, self.w = x, y, z, w
-
-
-class JointState:
-    """``sensor_msgs/JointState``: ``name`` a tuple, the value fields read-only float64 arrays."""
-
-    __slots__ = ("header", "name", "position", "velocity", "effort")
-
-    def __init__(self, header: Header, name: tuple[str, ...], position: np.ndarray, velocity: np.ndarray,
-                 effort: np.ndarray) -> None:
-        self.header, self.name = header, name
-        self.position, self.velocity, self.effort = position, velocity, effort
-
-
-class Imu:
-    """``sensor_msgs/Imu``; covariances are tuples of nine floats."""
-
-    __slots__ = ("header", "orientation", "orientation_covariance", "angular_velocity",
-                 "angular_velocity_covariance", "linear_acceleration", "linear_acceleration_covariance")
-
-    def __init__(self, header: Header, v: tuple[float, ...]) -> None:
-        self.header = header
-        self.orientation = Quaternion(v[0], v[1], v[2], v[3])
-        self.orientation_covariance = v[4:13]
-        self.angular_velocity = Vector3(v[13], v[14], v[15])
-        self.angular_velocity_covariance = v[16:25]
-        self.linear_acceleration = Vector3(v[25], v[26], v[27])
-        self.linear_acceleration_covariance = v[28:37]
-
-
-class Twist:
-    """``geometry_msgs/Twist``."""
-
-    __slots__ = ("linear", "angular")
-
-    def __init__(self, v: tuple[float, ...]) -> None:
-        self.linear, self.angular = Vector3(v[0], v[1], v[2]), Vector3(v[3], v[4], v[5])
-
-
-class TwistStamped:
-    """``geometry_msgs/TwistStamped``."""
-
-    __slots__ = ("header", "twist")
-
-    def __init__(self, header: Header, twist: Twist) -> None:
-        self.header, self.twist = header, twist
-
-
-class Pose:
-    """``geometry_msgs/Pose``."""
-
-    __slots__ = ("position", "orientation")
-
-    def __init__(self, v: tuple[float, ...]) -> None:
-        self.position, self.orientation = Vector3(v[0], v[1], v[2]), Quaternion(v[3], v[4], v[5], v[6])
-
-
-class WithCovariance:
-    """``PoseWithCovariance`` (``pose``) or ``TwistWithCovariance`` (``twist``); 36 covariance values."""
-
-    __slots__ = ("pose", "twist", "covariance")
-
-    def __init__(self, *, pose: Pose | None = None, twist: Twist | None = None,
-                 covariance: np.ndarray = _EMPTY) -> None:
-        self.pose, self.twist, self.covariance = pose, twist, covariance
-
-
-class Odometry:
-    """``nav_msgs/Odometry``."""
-
-    __slots__ = ("header", "child_frame_id", "pose", "twist")
-
-    def __init__(self, header: Header, child_frame_id: str, pose: WithCovariance, twist: WithCovariance) -> None:
-        self.header, self.child_frame_id, self.pose, self.twist = header, child_frame_id, pose, twist
+_EMPTY = EMPTY
 
 
 # -- primitives ----------------------------------------------------------------------------------
@@ -315,13 +226,7 @@ def read_uint64_array(data: bytes) -> tuple[int, ...]:
     """The ``data`` of ``std_msgs/UInt64MultiArray`` bytes (its layout is checked for size, then skipped)."""
     what = "UInt64MultiArray"
     o = _order(data, what)
-    dims, pos = _u32(data, ORIGIN, o, what)
-    if dims > (len(data) - pos) // 12:  # a dimension takes at least 12 bytes (label length, size, stride)
-        raise CdrError(f"{what}: {dims} layout dimensions cannot fit in a message of {len(data)} bytes")
-    for _ in range(dims):
-        _, pos = _string(data, pos, o, what)
-        pos = _u32(data, _u32(data, pos, o, what)[1], o, what)[1]  # size, stride
-    pos = _u32(data, pos, o, what)[1]  # data_offset
+    _, pos = _layout(data, o, what)
     count, pos = _u32(data, pos, o, what)
     if count == 0:
         return ()
@@ -331,12 +236,53 @@ def read_uint64_array(data: bytes) -> tuple[int, ...]:
     return struct.unpack_from(f"{o.prefix}{count}Q", data, pos)
 
 
+def _layout(data: bytes, o: _Order, what: str) -> tuple[MultiArrayLayout, int]:
+    count, pos = _u32(data, ORIGIN, o, what)
+    if count > (len(data) - pos) // 12:  # a dimension takes at least 12 bytes (label length, size, stride)
+        raise CdrError(f"{what}: {count} layout dimensions cannot fit in a message of {len(data)} bytes")
+    dims = []
+    for _ in range(count):
+        label, pos = _string(data, pos, o, what)
+        size, pos = _u32(data, pos, o, what)
+        stride, pos = _u32(data, pos, o, what)
+        dims.append(MultiArrayDimension(label, size, stride))
+    offset, pos = _u32(data, pos, o, what)
+    return MultiArrayLayout(tuple(dims), offset), pos
+
+
+def _multi_array(data: bytes, what: str, double: bool) -> MultiArray:
+    o = _order(data, what)
+    layout, pos = _layout(data, o, what)
+    count, pos = _u32(data, pos, o, what)
+    if count == 0:
+        return MultiArray(layout, _EMPTY)
+    size = 8 if double else 4
+    pos = _align(pos, size)
+    if count > (len(data) - pos) // size:
+        raise CdrError(f"{what}: {count} values run past the end of the message ({len(data)} bytes)")
+    dtype = o.f8 if double else o.f4
+    values = np.frombuffer(data, dtype=dtype, count=count, offset=pos)
+    return MultiArray(layout, values if dtype.byteorder != ">" else values.astype(dtype.newbyteorder("=")))
+
+
+def read_float32_array(data: bytes) -> MultiArray:
+    """Parses ``std_msgs/Float32MultiArray`` bytes."""
+    return _multi_array(data, "Float32MultiArray", double=False)
+
+
+def read_float64_array(data: bytes) -> MultiArray:
+    """Parses ``std_msgs/Float64MultiArray`` bytes."""
+    return _multi_array(data, "Float64MultiArray", double=True)
+
+
 _READERS: dict[str, Callable[[], Callable[[bytes], Any]]] = {
     JOINT_STATE: JointStateReader,
     IMU: lambda: read_imu,
     TWIST: lambda: read_twist,
     TWIST_STAMPED: lambda: read_twist_stamped,
     ODOMETRY: lambda: read_odometry,
+    FLOAT32_MULTI_ARRAY: lambda: read_float32_array,
+    FLOAT64_MULTI_ARRAY: lambda: read_float64_array,
 }
 """Adapter -> factory of its reader (a JointState reader keeps per-topic state)."""
 
@@ -348,5 +294,5 @@ def cdr_reader(adapter: str) -> Callable[[bytes], Any] | None:
     return None if factory is None else factory()
 
 
-__all__ = ["CdrError", "JointStateReader", "cdr_reader", "read_imu", "read_odometry", "read_twist",
-           "read_twist_stamped", "read_uint64_array"]
+__all__ = ["CdrError", "JointStateReader", "cdr_reader", "read_float32_array", "read_float64_array", "read_imu",
+           "read_odometry", "read_twist", "read_twist_stamped", "read_uint64_array"]

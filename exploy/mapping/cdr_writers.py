@@ -4,18 +4,22 @@ A message whose names, frame id and array lengths stay the same from one publica
 next (a robot's JointState, an Imu) has the same byte layout every time: a writer lays it out
 once and afterwards only overwrites the stamp and the numbers in place. ``Publisher.publish``
 takes the bytes as they are (a serialized message), so no rclpy message object is filled and
-converted per publication. The format is the one :mod:`exploy.mapping.cdr` reads: plain CDR,
-little endian, alignment counted from the end of the 4-byte encapsulation header.
+converted per publication. :func:`serialize_fields` writes one message of any layout from the
+nested field dict of :class:`exploy.mapping.TopicEncoder` (the live replay's inputs). The format
+is the one :mod:`exploy.mapping.cdr` reads: plain CDR, little endian, alignment counted from the
+end of the 4-byte encapsulation header.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from exploy.mapping.cdr import ORIGIN
+from exploy.mapping.fields import FLOAT32_MULTI_ARRAY, FLOAT64_MULTI_ARRAY, IMU, JOINT_STATE, TWIST, TWIST_STAMPED
 
 _ENCAPSULATION = b"\x00\x01\x00\x00"  # plain CDR, little endian
 _U32 = struct.Struct("<I")
@@ -169,4 +173,92 @@ class UInt64ArrayWriter:
         return bytes(self._buf)
 
 
-__all__ = ["ImuWriter", "JointStateWriter", "UInt64ArrayWriter"]
+def _doubles(layout: _Layout, values: Any, count: int | None = None) -> None:
+    """float64 values: a sequence (``count`` None) or a fixed array of ``count``."""
+    arr = np.asarray(values, dtype="<f8").reshape(-1)
+    if count is not None and arr.size != count:
+        raise ValueError(f"expected {count} numbers, got {arr.size}")
+    at = layout.doubles(arr.size, sequence=count is None)
+    layout.buf[at : at + 8 * arr.size] = arr.tobytes()
+
+
+def _xyz(layout: _Layout, vec: Mapping[str, float]) -> None:
+    _doubles(layout, (vec["x"], vec["y"], vec["z"]), 3)
+
+
+def _header(layout: _Layout, header: Mapping[str, Any]) -> None:
+    at = layout.header(header["frame_id"])
+    _STAMP.pack_into(layout.buf, at, header["stamp"]["sec"], header["stamp"]["nanosec"])
+
+
+def _joint_state(layout: _Layout, f: Mapping[str, Any]) -> None:
+    _header(layout, f["header"])
+    layout.u32(len(f["name"]))
+    for name in f["name"]:
+        layout.string(name)
+    for field in JointStateWriter.FIELDS:
+        _doubles(layout, f[field])
+
+
+def _imu(layout: _Layout, f: Mapping[str, Any]) -> None:
+    _header(layout, f["header"])
+    q = f["orientation"]
+    _doubles(layout, (q["x"], q["y"], q["z"], q["w"]), 4)
+    _doubles(layout, f["orientation_covariance"], 9)
+    _xyz(layout, f["angular_velocity"])
+    _doubles(layout, f["angular_velocity_covariance"], 9)
+    _xyz(layout, f["linear_acceleration"])
+    _doubles(layout, f["linear_acceleration_covariance"], 9)
+
+
+def _twist(layout: _Layout, f: Mapping[str, Any]) -> None:
+    _xyz(layout, f["linear"])
+    _xyz(layout, f["angular"])
+
+
+def _twist_stamped(layout: _Layout, f: Mapping[str, Any]) -> None:
+    _header(layout, f["header"])
+    _twist(layout, f["twist"])
+
+
+def _multi_array(layout: _Layout, f: Mapping[str, Any], dtype: str) -> None:
+    layout.u32(len(f["layout"]["dim"]))
+    for dim in f["layout"]["dim"]:
+        layout.string(dim["label"])
+        layout.u32(dim["size"])
+        layout.u32(dim["stride"])
+    layout.u32(f["layout"]["data_offset"])
+    arr = np.asarray(f["data"], dtype=dtype).reshape(-1)
+    layout.u32(arr.size)
+    if arr.size:
+        layout.align(arr.itemsize)
+        layout.buf += arr.tobytes()
+
+
+_SERIALIZERS: dict[str, Callable[[_Layout, Mapping[str, Any]], None]] = {
+    JOINT_STATE: _joint_state,
+    IMU: _imu,
+    TWIST: _twist,
+    TWIST_STAMPED: _twist_stamped,
+    FLOAT32_MULTI_ARRAY: lambda layout, f: _multi_array(layout, f, "<f4"),
+    FLOAT64_MULTI_ARRAY: lambda layout, f: _multi_array(layout, f, "<f8"),
+}
+
+
+def serialize_fields(adapter: str, fields: Mapping[str, Any]) -> bytes | None:
+    """The serialized message of ``adapter`` holding ``fields`` (the nested dict of every field,
+    as :class:`exploy.mapping.TopicEncoder` returns it), or None for an adapter written as a
+    message object instead.
+
+    Raises:
+        KeyError, ValueError: for fields that do not make such a message.
+    """
+    serialize = _SERIALIZERS.get(adapter)
+    if serialize is None:
+        return None
+    layout = _Layout()
+    serialize(layout, fields)
+    return bytes(layout.buf)
+
+
+__all__ = ["ImuWriter", "JointStateWriter", "UInt64ArrayWriter", "serialize_fields"]

@@ -17,6 +17,8 @@ from exploy.mapping.errors import AdapterError
 
 TS = get_typestore(Stores.ROS2_KILTED)
 ADAPTER_TYPES = {
+    "float32_multi_array": "std_msgs/msg/Float32MultiArray",
+    "float64_multi_array": "std_msgs/msg/Float64MultiArray",
     "joint_state": "sensor_msgs/msg/JointState",
     "imu": "sensor_msgs/msg/Imu",
     "twist": "geometry_msgs/msg/Twist",
@@ -55,6 +57,10 @@ SAMPLES = {
     "twist": TWIST,
     "twist_stamped": {"header": header(), "twist": TWIST},
     "odometry": odometry(),
+    "float32_multi_array": {"layout": {"dim": [{"label": "y", "size": 2, "stride": 6},
+                                               {"label": "x", "size": 3, "stride": 3}], "data_offset": 0},
+                            "data": np.array([1.5, -2.0, 3.25, 0.0, 1e-3, 7.0], np.float32)},
+    "float64_multi_array": {"layout": {"dim": [], "data_offset": 2}, "data": np.array([30.0, -1e300, 20.0])},
 }
 
 
@@ -74,6 +80,10 @@ def _same(view, fields):
             _same(got, want)
         elif isinstance(want, (str, int)):
             assert got == want, key
+        elif isinstance(want, list) and want and isinstance(want[0], dict):
+            assert len(got) == len(want), key
+            for g, w in zip(got, want):
+                _same(g, w)
         elif isinstance(want, list):
             assert tuple(got) == tuple(want), key
         else:
@@ -124,7 +134,7 @@ def test_the_views_arrays_are_read_only():
 
 
 def test_unsupported_adapters_have_no_reader():
-    assert cdr_reader("float32_multi_array") is None and cdr_reader("joint_trajectory") is None
+    assert all(cdr_reader(a) is None for a in ("joint_trajectory", "pose_stamped", "bool", "float32"))
 
 
 @pytest.mark.parametrize(
