@@ -62,7 +62,8 @@ def add_parser(subparsers: Any) -> None:
         "--out", type=pathlib.Path, help="folder for summary.json and plot.png (default: POLICY_sim2sim)"
     )
     parser.add_argument("--in-process", action="store_true",
-                        help="start the policy node in this process (quicker start) instead of its own process")
+                        help="start the policy node in this process instead of its own: both on one thread, the "
+                             "quickest lockstep (about 12x real time for the example robot; bench/sim2sim.py)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     parser.set_defaults(func=run)
 
