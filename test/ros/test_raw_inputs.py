@@ -101,3 +101,26 @@ def test_bytes_that_are_no_message_are_rejected_and_counted_and_the_node_ticks_o
         assert state.received == 1 and "NaN" in state.last_error
         np.testing.assert_allclose(rig.node.inputs.values["obj.robot.joints.pos"], tensors["obj.robot.joints.pos"])
         rig.advance(1, expect_ticks=1)  # still ticking, on the last good values
+
+
+def test_a_large_input_is_read_by_rclpy_and_a_large_undecodable_one_is_rejected(legged_file):
+    """Above RAW_PARSE_MAX_BYTES the bytes go through rclpy's C deserializer (quicker for huge
+    name lists); the values are the same, and bytes it cannot read are still one rejection."""
+    from exploy_ros.stepping import RAW_PARSE_MAX_BYTES
+
+    rng = np.random.default_rng(9)
+    tensors, joints, imu, twist = _robot_state(rng)
+    extra = 8000
+    big = JointState(name=[f"extra_{i}" for i in range(extra)] + list(joints.name),
+                     position=[0.5] * extra + list(joints.position), velocity=[0.0] * extra + list(joints.velocity))
+    data = serialize_message(big)
+    assert len(data) > RAW_PARSE_MAX_BYTES
+    with Rig(legged_file, params={"input_timeout_s": 0.0}) as rig:
+        rig.feed({JOINTS: big, IMU: imu, CMD: twist})
+        state = rig.node.inputs.topics[JOINTS]
+        assert state.received == 1, state.last_error
+        np.testing.assert_allclose(rig.node.inputs.values["obj.robot.joints.pos"], tensors["obj.robot.joints.pos"])
+        pub = rig.peer_publisher(JOINTS)
+        pub.publish(b"\x00\x01\x00\x00" + b"\xff" * (RAW_PARSE_MAX_BYTES + 8))
+        rig.spin_until(lambda: state.rejected == 1, what="the large undecodable message rejected")
+        assert state.received == 1 and "\n" not in state.last_error
