@@ -51,6 +51,7 @@ DESIGNS: dict[str, dict] = {
     "executor": {"tick_mode": "executor"},
     "executor+decode_on_tick": {"tick_mode": "executor", "decode_on_tick": True},
     "events": {"tick_mode": "events"},
+    "events+messages": {"tick_mode": "events", "raw_inputs": False},
     "executor+spin_wait_100us": {"tick_mode": "executor", "spin_wait_us": 100.0},
     "thread+fifo50": {"tick_mode": "thread", "realtime_priority": 50},
     "events+fifo50": {"tick_mode": "events", "realtime_priority": 50},
