@@ -35,14 +35,14 @@ from exploy_ros.adapters import build_ros_message, message_class
 from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC, STEP_QOS, STEP_TOPIC, spin_until
 
 NS_PER_S = 1_000_000_000
+DISCOVERY_TIMEOUT_S = 10.0
+CLOCK_EVERY = 50
+"""Ticks between two ``/clock`` messages (for other nodes; the policy node ticks from ``~/step``)."""
 
 
 def _parsed(decode: TopicDecoder, parse: Callable[[bytes], Any]) -> Callable[[bytes], dict[str, np.ndarray]]:
     """A decoder of serialized messages: ``parse`` (:mod:`exploy.mapping.cdr`), then ``decode``."""
     return lambda data: decode(parse(data))
-DISCOVERY_TIMEOUT_S = 10.0
-CLOCK_EVERY = 50
-"""Ticks between two ``/clock`` messages (for other nodes; the policy node ticks from ``~/step``)."""
 
 
 class ReplayDriver(Node):

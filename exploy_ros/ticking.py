@@ -12,7 +12,7 @@ Parameters (declared with descriptions; read once at configure):
   none, e.g. Jazzy) - the least CPU per message, so the most headroom on a shared core;
   ``thread`` is the earlier design: a dedicated tick thread (:class:`exploy_ros.timing.TickThread`)
   next to the executor thread.
-- ``decode_on_tick`` (bool, false): input callbacks only queue the raw message with its receipt
+- ``decode_on_tick`` (bool, false): input callbacks only queue the undecoded message with its receipt
   time (bounded by ``qos_depth`` per topic); the tick decodes the queue, in arrival order,
   before it looks at the inputs. Same values, same rejections, same freshness as decoding in
   the callback.
@@ -62,15 +62,14 @@ TICK_PARAMETERS: dict[str, tuple[Any, str]] = {
     ),
     "decode_on_tick": (
         False,
-        "Input callbacks only queue raw messages (at most qos_depth per topic); the tick decodes them in "
+        "Input callbacks only queue undecoded messages (at most qos_depth per topic); the tick decodes them in "
         "arrival order before it runs.",
     ),
     "raw_inputs": (
         True,
         "Take JointState, Imu, Twist, TwistStamped, Odometry, Float32MultiArray and Float64MultiArray inputs as "
-        "their serialized bytes and read "
-        "them without building rclpy message objects (same values, same rejections, less CPU per message). "
-        "false: take rclpy messages. Also with use_sim_time.",
+        "their serialized bytes and read them without building rclpy message objects (same values, same "
+        "rejections, less CPU per message). false: take rclpy messages. Also with use_sim_time.",
     ),
     "spin_wait_us": (
         0.0,
@@ -92,7 +91,7 @@ class TickSettings:
 
     Attributes:
         mode: The wall-clock tick design.
-        decode_on_tick: Queue raw messages, decode on the tick.
+        decode_on_tick: Queue undecoded messages, decode on the tick.
         raw_inputs: Take the supported input types as serialized bytes.
         spin_ns: Busy-wait before each deadline (ns).
         cpus: CPUs to pin the tick to (empty: none).

@@ -134,8 +134,14 @@ def _doubles(data: bytes, pos: int, o: _Order, what: str) -> tuple[np.ndarray, i
     pos = _align(pos, 8)
     if count > (len(data) - pos) // 8:
         raise CdrError(f"{what}: a sequence of {count} numbers runs past the end of the message ({len(data)} bytes)")
+    return _float64s(data, pos, o, count), pos + 8 * count
+
+
+def _float64s(data: bytes, pos: int, o: _Order, count: int) -> np.ndarray:
+    """``count`` float64 values at ``pos`` (bounds checked by the caller): a read-only view over
+    ``data``, or a native-order copy when the message is big endian."""
     arr = np.frombuffer(data, dtype=o.f8, count=count, offset=pos)
-    return (arr if o.f8.byteorder != ">" else arr.astype(np.float64)), pos + 8 * count
+    return arr if o.f8.byteorder != ">" else arr.astype(np.float64)
 
 
 def _fixed(data: bytes, pos: int, o: _Order, n: int, what: str) -> tuple[tuple[float, ...], int]:
@@ -213,11 +219,11 @@ def read_odometry(data: bytes) -> Odometry:
     pose, pos = _fixed(data, pos, o, 7, what)
     if pos + 36 * 8 > len(data):
         raise CdrError(f"{what}: message ends at byte {len(data)}, inside its pose covariance")
-    pose_cov = np.frombuffer(data, dtype=o.f8, count=36, offset=pos)
+    pose_cov = _float64s(data, pos, o, 36)
     twist, pos = _fixed(data, pos + 36 * 8, o, 6, what)
     if pos + 36 * 8 > len(data):
         raise CdrError(f"{what}: message ends at byte {len(data)}, inside its twist covariance")
-    twist_cov = np.frombuffer(data, dtype=o.f8, count=36, offset=pos)
+    twist_cov = _float64s(data, pos, o, 36)
     return Odometry(header, child, WithCovariance(pose=Pose(pose), covariance=pose_cov),
                     WithCovariance(twist=Twist(twist), covariance=twist_cov))
 
