@@ -9,7 +9,7 @@ Parameters (declared with descriptions; read once at configure):
   and ticks never run at the same time, so there is no GIL hand-off and no lock wait);
   ``events`` is the same node side, and ``main()`` spins rclpy's C++ ``EventsExecutor`` (with
   ``spin_once``: its ``spin()`` hangs on Kilted; a SingleThreadedExecutor where rclpy has
-  none, e.g. Jazzy) - the least CPU per message, so the most headroom on a shared core;
+  none, e.g. Jazzy before rclpy 7.1.4) - the least CPU per message, so the most headroom on a shared core;
   ``thread`` is the earlier design: a dedicated tick thread (:class:`exploy_ros.timing.TickThread`)
   next to the executor thread.
 - ``decode_on_tick`` (bool, false): input callbacks only queue the undecoded message with its receipt
@@ -259,7 +259,7 @@ class RawInbox:
 
 def build_executor(mode: str, *, context: Any = None, log_warning: Callable[[str], None] | None = None) -> Executor:
     """The executor ``main()`` spins for tick mode ``mode``: rclpy's EventsExecutor for ``events``
-    (a SingleThreadedExecutor, with a warning, where rclpy has none, e.g. Jazzy), else a
+    (a SingleThreadedExecutor, with a warning, where rclpy has none: Jazzy before 7.1.4), else a
     SingleThreadedExecutor."""
     if mode == "events":
         try:

@@ -117,6 +117,8 @@ def test_events_executor_runs_the_node_ticks_in_order_and_serves_reset(lstm_file
     )
     peer = rclpy.create_node("peer", namespace="/ev", context=context)
     executor: Executor = build_executor("events", context=context)
+    # the Kilted and Jazzy (7.1.6) wheels both have it: no fallback to a SingleThreadedExecutor here
+    assert type(executor).__name__ == "EventsExecutor"
     try:
         executor.add_node(node)
         executor.add_node(peer)
