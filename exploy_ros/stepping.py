@@ -50,9 +50,10 @@ RAW_PARSE_MAX_BYTES = 64 * 1024
 a few kilobytes."""
 
 
-def _large_as_message(cls: type, callback: Callable[[Any], None], data: bytes) -> None:
-    """Hand ``data`` on as it is, or, above :data:`RAW_PARSE_MAX_BYTES`, as rclpy's message."""
-    if len(data) > RAW_PARSE_MAX_BYTES:
+def _large_as_message(cls: type, callback: Callable[[Any], None], data: Any) -> None:
+    """Hand ``data`` (the serialized bytes, or a message) on as it is, or, for bytes above
+    :data:`RAW_PARSE_MAX_BYTES`, as rclpy's message."""
+    if isinstance(data, bytes) and len(data) > RAW_PARSE_MAX_BYTES:
         try:
             data = deserialize_message(data, cls)
         except Exception:  # any failure: the CDR reader below rejects the bytes in one line

@@ -146,7 +146,8 @@ def _run(args: argparse.Namespace, out: pathlib.Path) -> int:
     )
     rep = run.report
     print(f"exploy sim2sim: {args.mode}, {rep['ticks']} ticks in {rep['wall_seconds']:.2f} s "
-          f"({rep['ticks_per_second']:.0f} ticks/s, {rep['real_time_factor_achieved']:.1f}x real time)")
+          f"({rep['ticks_per_second']:.0f} ticks/s, {rep['real_time_factor_achieved']:.1f}x real time; "
+          f"{_where(args)})")
     if args.mode == "realtime":
         age = rep["command_age"]
         print(f"  command age: p50 {_ms(age['p50_ms'])}, p99 {_ms(age['p99_ms'])}, max {_ms(age['max_ms'])}; "
@@ -157,6 +158,16 @@ def _run(args: argparse.Namespace, out: pathlib.Path) -> int:
         print(f"  vs in-process rollout: {comparison.describe()}")
     print(f"  summary: {summary_path}, plot: {plot_path}")
     return EXIT_OK if summary["ok"] else EXIT_FAILED
+
+
+def _where(args: argparse.Namespace) -> str:
+    """Where the policy node ran, with the quicker choice for a lockstep run in its own process."""
+    if args.node is not None:
+        return f"policy node {args.node}, attached"
+    if args.in_process:
+        return "policy node in this process"
+    hint = "; --in-process runs lockstep quicker" if args.mode == "lockstep" else ""
+    return f"policy node in its own process{hint}"
 
 
 def _ms(value: float | None) -> str:
