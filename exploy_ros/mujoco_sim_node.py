@@ -63,6 +63,7 @@ from exploy_ros.mujoco_sim_parameters import (
     apply_gains,
     node_topics,
     per_joint,
+    policy_period,
     read_policy,
     servo_command_mode,
     tick_rate,
@@ -139,7 +140,7 @@ class MujocoSimNode(Node):
         mode = servo_command_mode(str(p["command_mode"]), robot)
         # The decoder checks the value at run time (one-line SimError for anything else).
         self.decoder = JointCommandDecoder(robot.joint_names, mode=cast(CommandMode, mode))
-        self.ages = CommandAges(policy_period_s=float(p["policy_period_s"]))
+        self.ages = CommandAges(policy_period_s=policy_period(float(p["policy_period_s"]), rate, policy))
         # bounded: a node that runs until shut down keeps the newest steps only (about 40 MB)
         self.trajectory = Trajectory(n, capacity=4096, max_rows=MAX_TRAJECTORY_ROWS)
         self.rejected = 0

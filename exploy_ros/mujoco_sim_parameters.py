@@ -3,6 +3,7 @@ and what the node derives from them and the policy file (topics, gains)."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -42,7 +43,8 @@ PARAMETERS: dict[str, tuple[object, str]] = {
                        "(keep it below the policy node's input_timeout_s)."),
     "timeout_s": (2.0, "lockstep: seconds to wait for a tick's command."),
     "duration_s": (0.0, "Sim seconds to run, then exit and print the report; 0: until shut down."),
-    "policy_period_s": (0.02, "One policy period (s): commands older than this are counted in realtime mode."),
+    "policy_period_s": (0.0, "One policy period (s): commands older than this are counted in realtime mode. "
+                        "0: the policy file's decimation / update_rate, else 0.02 s without a policy file."),
 }
 
 
@@ -122,6 +124,27 @@ def tick_rate(rate_hz: float, dt: float, policy: tuple[PolicyMetadata, TopicMap]
     if policy is not None and policy[0].update_rate:
         return float(policy[0].update_rate), "the policy file's update_rate"
     return 1.0 / dt, "the MJCF's physics rate"
+
+
+DEFAULT_POLICY_PERIOD_S = 0.02
+"""The policy period assumed without a policy file (a 50 Hz policy)."""
+
+
+def policy_period(period_s: float, rate_hz: float, policy: tuple[PolicyMetadata, TopicMap] | None) -> float:
+    """One policy period (s): ``period_s`` when set, else the policy file's ``decimation`` ticks at
+    ``rate_hz`` (the node's tick rate), else :data:`DEFAULT_POLICY_PERIOD_S`.
+
+    Raises:
+        SimError: for a negative or non-finite ``period_s``.
+    """
+    if not (math.isfinite(period_s) and period_s >= 0.0):
+        raise SimError(f"policy_period_s must be a finite number of seconds >= 0 (0: from the policy file), "
+                       f"got {period_s}")
+    if period_s:
+        return period_s
+    if policy is not None and policy[0].decimation:
+        return policy[0].decimation / rate_hz
+    return DEFAULT_POLICY_PERIOD_S
 
 
 def servo_command_mode(mode: str, robot) -> str:

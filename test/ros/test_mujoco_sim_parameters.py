@@ -54,3 +54,16 @@ def test_position_actuators_take_position_commands_and_refuse_effort_mode() -> N
         servo_command_mode("effort", robot)
     motors = MujocoRobot.from_xml(MJCF, joint_names=["motor"])
     assert servo_command_mode("auto", motors) == "auto"
+
+
+def test_the_policy_period_comes_from_the_file_unless_given() -> None:
+    from exploy_ros.mujoco_sim_parameters import DEFAULT_POLICY_PERIOD_S, policy_period
+
+    file = (SimpleNamespace(decimation=2), None)  # 2 ticks per policy step
+    assert policy_period(0.0, 100.0, file) == pytest.approx(0.02)  # 2 / 100 Hz, by hand
+    assert policy_period(0.0, 400.0, file) == pytest.approx(0.005)
+    assert policy_period(0.1, 400.0, file) == 0.1  # given: wins
+    assert policy_period(0.0, 400.0, None) == DEFAULT_POLICY_PERIOD_S == 0.02
+    for bad in (-0.01, float("nan"), float("inf")):
+        with pytest.raises(SimError, match="policy_period_s"):
+            policy_period(bad, 100.0, file)
