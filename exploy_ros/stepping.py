@@ -40,7 +40,7 @@ def create_input_subscriptions(node: PolicyNode, topic_map: TopicMap, qos: QoSPr
         cls = message_class(spec.msg_type)
         raw = node.tick_settings.raw_inputs and node.inputs is not None and node.inputs.takes_raw(spec.topic)
         if raw:
-            callback = functools.partial(_large_as_message, cls, callback)
+            callback = functools.partial(_bytes_or_message, cls, callback)
         node._owned_subscriptions.append(node.create_subscription(cls, spec.topic, callback, qos, raw=raw))
 
 
@@ -49,11 +49,15 @@ RAW_PARSE_MAX_BYTES = 64 * 1024
 (Python): a JointState of 200,000 joints takes 31 ms there against 139 ms here. Real robots send
 a few kilobytes."""
 
+PLAIN_CDR = (b"\x00\x01", b"\x00\x00")
+"""Encapsulations :mod:`exploy.mapping.cdr` reads (plain CDR, little and big endian); bytes in
+another one (XCDR2 from a middleware that writes it) are handed to rclpy's deserializer."""
 
-def _large_as_message(cls: type, callback: Callable[[Any], None], data: Any) -> None:
-    """Hand ``data`` (the serialized bytes, or a message) on as it is, or, for bytes above
-    :data:`RAW_PARSE_MAX_BYTES`, as rclpy's message."""
-    if isinstance(data, bytes) and len(data) > RAW_PARSE_MAX_BYTES:
+
+def _bytes_or_message(cls: type, callback: Callable[[Any], None], data: Any) -> None:
+    """Hand ``data`` (the serialized bytes, or a message) on as it is, or as rclpy's message for
+    bytes above :data:`RAW_PARSE_MAX_BYTES` or in an encapsulation other than :data:`PLAIN_CDR`."""
+    if isinstance(data, bytes) and (len(data) > RAW_PARSE_MAX_BYTES or data[:2] not in PLAIN_CDR):
         try:
             data = deserialize_message(data, cls)
         except Exception:  # any failure: the CDR reader below rejects the bytes in one line

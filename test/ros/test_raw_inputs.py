@@ -124,3 +124,21 @@ def test_a_large_input_is_read_by_rclpy_and_a_large_undecodable_one_is_rejected(
         pub.publish(b"\x00\x01\x00\x00" + b"\xff" * (RAW_PARSE_MAX_BYTES + 8))
         rig.spin_until(lambda: state.rejected == 1, what="the large undecodable message rejected")
         assert state.received == 1 and "\n" not in state.last_error
+
+
+def test_bytes_in_another_encapsulation_are_read_by_rclpy(legged_file):
+    """A middleware writing XCDR2 (encapsulation 00 07): the CDR reader only reads plain CDR, so the
+    node hands such bytes to rclpy's deserializer (for a Twist the XCDR2 layout is the plain one)."""
+    rng = np.random.default_rng(13)
+    tensors, joints, imu, twist = _robot_state(rng)
+    with Rig(legged_file, params={"input_timeout_s": 0.0}) as rig:
+        rig.feed({JOINTS: joints, IMU: imu, CMD: twist})
+        state = rig.node.inputs.topics[CMD]
+        twist.linear.x, twist.linear.y, twist.angular.z = 0.25, -0.5, 0.75
+        pub = rig.peer_publisher(CMD)
+        pub.publish(b"\x00\x07" + bytes(serialize_message(twist))[2:])
+        rig.spin_until(lambda: state.received == 2, what="the XCDR2 Twist taken")
+        np.testing.assert_array_equal(rig.node.inputs.values["cmd.se2_velocity.base_velocity"], [[0.25, -0.5, 0.75]])
+        pub.publish(b"\x00\x07\x00\x00\x01")  # too short for rclpy too: one rejection
+        rig.spin_until(lambda: state.rejected == 1, what="the unreadable XCDR2 bytes rejected")
+        assert state.received == 2 and "\n" not in state.last_error
