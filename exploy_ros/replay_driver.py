@@ -33,6 +33,7 @@ from exploy.mapping.cdr import cdr_reader
 from exploy.mapping.cdr_writers import UInt64ArrayWriter, serialize_fields
 from exploy_ros.adapters import build_ros_message, message_class
 from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC, STEP_QOS, STEP_TOPIC, spin_until
+from exploy_ros.serialized import message_when_needed
 
 NS_PER_S = 1_000_000_000
 DISCOVERY_TIMEOUT_S = 10.0
@@ -40,9 +41,17 @@ CLOCK_EVERY = 50
 """Ticks between two ``/clock`` messages (for other nodes; the policy node ticks from ``~/step``)."""
 
 
-def _parsed(decode: TopicDecoder, parse: Callable[[bytes], Any]) -> Callable[[bytes], dict[str, np.ndarray]]:
-    """A decoder of serialized messages: ``parse`` (:mod:`exploy.mapping.cdr`), then ``decode``."""
-    return lambda data: decode(parse(data))
+def _parsed(
+    decode: TopicDecoder, parse: Callable[[bytes], Any], cls: type
+) -> Callable[[bytes], dict[str, np.ndarray]]:
+    """A decoder of serialized messages: ``parse`` (:mod:`exploy.mapping.cdr`), or rclpy's ``cls``
+    where :func:`message_when_needed` says so, then ``decode``."""
+
+    def decode_bytes(data: bytes) -> dict[str, np.ndarray]:
+        msg = message_when_needed(data, cls)
+        return decode(parse(msg) if isinstance(msg, bytes) else msg)
+
+    return decode_bytes
 
 
 class ReplayDriver(Node):
@@ -87,7 +96,7 @@ class ReplayDriver(Node):
             topic = self.resolve(spec.topic)
             self._queues[topic] = deque()
             decode, parse = TopicDecoder(spec), cdr_reader(spec.adapter)  # raw where the bytes can be read directly
-            self._decoders[topic] = decode if parse is None else _parsed(decode, parse)
+            self._decoders[topic] = decode if parse is None else _parsed(decode, parse, message_class(spec.msg_type))
             self.create_subscription(
                 message_class(spec.msg_type), topic, lambda m, q=self._queues[topic]: q.append(m), qos,
                 raw=parse is not None,

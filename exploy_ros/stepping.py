@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 import exploy_ros.ros_required  # noqa: F401  (first: without rclpy, one line instead of a traceback)
 
 from rclpy.qos import QoSProfile, ReliabilityPolicy
-from rclpy.serialization import deserialize_message
 from rosgraph_msgs.msg import Clock as ClockMsg
 from std_msgs.msg import UInt64, UInt64MultiArray
 
@@ -26,6 +25,7 @@ from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC, STEP_QOS, ST
 from exploy_ros.parameters import NodeSettings
 from exploy_ros.policy_tick import run_tick
 from exploy_ros.publishing import log_output_problem
+from exploy_ros.serialized import message_when_needed
 from exploy_ros.timing import NS_PER_S
 
 if TYPE_CHECKING:
@@ -44,25 +44,9 @@ def create_input_subscriptions(node: PolicyNode, topic_map: TopicMap, qos: QoSPr
         node._owned_subscriptions.append(node.create_subscription(cls, spec.topic, callback, qos, raw=raw))
 
 
-RAW_PARSE_MAX_BYTES = 64 * 1024
-"""A raw input larger than this is deserialized by rclpy (C) instead of :mod:`exploy.mapping.cdr`
-(Python): a JointState of 200,000 joints takes 31 ms there against 139 ms here. Real robots send
-a few kilobytes."""
-
-PLAIN_CDR = (b"\x00\x01", b"\x00\x00")
-"""Encapsulations :mod:`exploy.mapping.cdr` reads (plain CDR, little and big endian); bytes in
-another one (XCDR2 from a middleware that writes it) are handed to rclpy's deserializer."""
-
-
 def _bytes_or_message(cls: type, callback: Callable[[Any], None], data: Any) -> None:
-    """Hand ``data`` (the serialized bytes, or a message) on as it is, or as rclpy's message for
-    bytes above :data:`RAW_PARSE_MAX_BYTES` or in an encapsulation other than :data:`PLAIN_CDR`."""
-    if isinstance(data, bytes) and (len(data) > RAW_PARSE_MAX_BYTES or data[:2] not in PLAIN_CDR):
-        try:
-            data = deserialize_message(data, cls)
-        except Exception:  # any failure: the CDR reader below rejects the bytes in one line
-            pass
-    callback(data)
+    """Hand ``data`` on, as rclpy's message where :func:`message_when_needed` says so."""
+    callback(message_when_needed(data, cls))
 
 
 def create_sim_time_entities(node: PolicyNode, settings: NodeSettings) -> None:

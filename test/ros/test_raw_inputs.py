@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from geometry_msgs.msg import TwistStamped
+from geometry_msgs.msg import Twist, TwistStamped
 from nav_msgs.msg import Odometry
 from policy_node_rig import Rig
 from rclpy.serialization import serialize_message
@@ -106,7 +106,7 @@ def test_bytes_that_are_no_message_are_rejected_and_counted_and_the_node_ticks_o
 def test_a_large_input_is_read_by_rclpy_and_a_large_undecodable_one_is_rejected(legged_file):
     """Above RAW_PARSE_MAX_BYTES the bytes go through rclpy's C deserializer (quicker for huge
     name lists); the values are the same, and bytes it cannot read are still one rejection."""
-    from exploy_ros.stepping import RAW_PARSE_MAX_BYTES
+    from exploy_ros.serialized import RAW_PARSE_MAX_BYTES
 
     rng = np.random.default_rng(9)
     tensors, joints, imu, twist = _robot_state(rng)
@@ -142,3 +142,19 @@ def test_bytes_in_another_encapsulation_are_read_by_rclpy(legged_file):
         pub.publish(b"\x00\x07\x00\x00\x01")  # too short for rclpy too: one rejection
         rig.spin_until(lambda: state.rejected == 1, what="the unreadable XCDR2 bytes rejected")
         assert state.received == 2 and "\n" not in state.last_error
+
+
+def test_message_when_needed_sends_only_huge_or_other_encapsulation_bytes_to_rclpy():
+    from exploy_ros.serialized import RAW_PARSE_MAX_BYTES, message_when_needed
+
+    twist = Twist()
+    twist.linear.x = 1.5
+    plain = bytes(serialize_message(twist))
+    assert message_when_needed(twist, Twist) is twist and message_when_needed(plain, Twist) is plain
+    xcdr2 = message_when_needed(b"\x00\x07" + plain[2:], Twist)
+    assert isinstance(xcdr2, Twist) and xcdr2.linear.x == 1.5
+    huge = JointState(name=["j"] * 10_000, position=[2.0] * 10_000)
+    data = bytes(serialize_message(huge))
+    assert len(data) > RAW_PARSE_MAX_BYTES and isinstance(message_when_needed(data, JointState), JointState)
+    garbage = b"\x00\x07\x00\x00\x01"
+    assert message_when_needed(garbage, Twist) is garbage  # left to the CDR reader's one-line rejection
