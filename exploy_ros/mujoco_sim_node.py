@@ -69,7 +69,7 @@ from exploy_ros.mujoco_sim_parameters import (
     tick_rate,
 )
 from exploy_ros.parameters import declare_table
-from exploy_ros.serialized import message_when_needed
+from exploy_ros.serialized import read_serialized
 from exploy_ros.sim_loops import run_lockstep, run_realtime, spin_until
 from exploy_ros.sim_messages import state_outputs
 
@@ -179,8 +179,7 @@ class MujocoSimNode(Node):
         if raw is None:
             return
         try:
-            data = message_when_needed(raw, JointState)  # rclpy's message for XCDR2 or huge bytes
-            msg = self._read_command(data) if isinstance(data, bytes) else data
+            msg = read_serialized(raw, self._read_command, JointState)
             cmd = self.decoder.decode(msg.name, position=msg.position, velocity=msg.velocity, effort=msg.effort)
         except (SimError, AdapterError) as err:
             self.rejected += 1

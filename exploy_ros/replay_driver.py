@@ -33,7 +33,7 @@ from exploy.mapping.cdr import cdr_reader
 from exploy.mapping.cdr_writers import UInt64ArrayWriter, serialize_fields
 from exploy_ros.adapters import build_ros_message, message_class
 from exploy_ros.lockstep import INPUT_COUNT_QOS, INPUT_COUNT_TOPIC, STEP_QOS, STEP_TOPIC, spin_until
-from exploy_ros.serialized import message_when_needed
+from exploy_ros.serialized import read_serialized
 
 NS_PER_S = 1_000_000_000
 DISCOVERY_TIMEOUT_S = 10.0
@@ -44,14 +44,8 @@ CLOCK_EVERY = 50
 def _parsed(
     decode: TopicDecoder, parse: Callable[[bytes], Any], cls: type
 ) -> Callable[[bytes], dict[str, np.ndarray]]:
-    """A decoder of serialized messages: ``parse`` (:mod:`exploy.mapping.cdr`), or rclpy's ``cls``
-    where :func:`message_when_needed` says so, then ``decode``."""
-
-    def decode_bytes(data: bytes) -> dict[str, np.ndarray]:
-        msg = message_when_needed(data, cls)
-        return decode(parse(msg) if isinstance(msg, bytes) else msg)
-
-    return decode_bytes
+    """A decoder of serialized messages: :func:`read_serialized`, then ``decode``."""
+    return lambda data: decode(read_serialized(data, parse, cls))
 
 
 class ReplayDriver(Node):

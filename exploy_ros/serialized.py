@@ -8,6 +8,7 @@ encapsulation its middleware writes (XCDR2 included), which the reader does not.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import exploy_ros.ros_required  # noqa: F401  (first: without rclpy, one line instead of a traceback)
@@ -32,3 +33,14 @@ def message_when_needed(data: Any, cls: type) -> Any:
         except Exception:  # any failure: left to the CDR reader's one-line rejection
             return data
     return data
+
+
+def read_serialized(data: bytes, parse: Callable[[bytes], Any], cls: type) -> Any:
+    """The message ``data`` holds: ``parse(data)`` (a :mod:`exploy.mapping.cdr` view), or rclpy's
+    ``cls`` message where :func:`message_when_needed` says so.
+
+    Raises:
+        exploy.mapping.cdr.CdrError: for bytes neither can read.
+    """
+    msg = message_when_needed(data, cls)
+    return parse(msg) if isinstance(msg, bytes) else msg

@@ -112,7 +112,7 @@ def on_step(node: PolicyNode, msg: bytes | UInt64MultiArray) -> None:
     """``~/step`` (its serialized bytes, or the message): move the clock once this step's inputs
     are in (see :data:`STEP_TOPIC`)."""
     try:
-        data = read_uint64_array(msg) if isinstance(msg, bytes) else tuple(msg.data)
+        data = read_uint64_array(msg, max_values=2) if isinstance(msg, bytes) else tuple(msg.data)
         problem = "" if len(data) == 2 else f"{len(data)} values"
     except CdrError as err:
         problem = str(err)

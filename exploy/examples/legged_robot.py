@@ -107,14 +107,7 @@ class LeggedRobotEnv(QuadrupedEnvironment):
         super().__init__()
         cfg = config if config is not None else LeggedRobotConfig()
         self.sim = sim = QuadrupedSim(sim_config if sim_config is not None else SimConfig())
-        state = StateGetters(
-            joint_pos=lambda: sim.joint_pos,
-            joint_vel=lambda: sim.joint_vel,
-            base_quat=lambda: sim.base_quat,
-            base_ang_vel=lambda: sim.base_ang_vel,
-            command=lambda: sim.command,
-        )
-        self._set_up_task(cfg, effort_limits=list(cfg.effort_limits) * 4, state=state)
+        self._set_up_task(cfg, effort_limits=list(cfg.effort_limits) * 4, state=StateGetters.of(sim))
         self._reset_buffers()
         self._register_components()
 

@@ -107,14 +107,7 @@ class MujocoQuadrupedEnv(QuadrupedEnvironment):
         self.default_joint_pos = torch.tensor([stance()])
         self.joint_lower = torch.tensor([robot.joint_lower.tolist()], dtype=torch.float32)
         self.joint_upper = torch.tensor([robot.joint_upper.tolist()], dtype=torch.float32)
-        state = StateGetters(
-            joint_pos=lambda: self.joint_pos,
-            joint_vel=lambda: self.joint_vel,
-            base_quat=lambda: self.base_quat,
-            base_ang_vel=lambda: self.base_ang_vel,
-            command=lambda: self.command,
-        )
-        self._set_up_task(cfg, effort_limits=list(EFFORT_LIMITS) * 4, state=state)
+        self._set_up_task(cfg, effort_limits=list(EFFORT_LIMITS) * 4, state=StateGetters.of(self))
         self._reset_buffers()
         self._register_components()
 

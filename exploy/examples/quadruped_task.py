@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import torch
 
@@ -33,6 +33,12 @@ class StateGetters:
     base_quat: Getter
     base_ang_vel: Getter
     command: Getter
+
+    @classmethod
+    def of(cls, holder: object) -> StateGetters:
+        """Getters reading ``holder``'s attributes of the same names when called (so they return
+        whatever tensors the holder keeps there, updated in place by its simulator)."""
+        return cls(**{f.name: (lambda name=f.name: getattr(holder, name)) for f in fields(cls)})
 
 
 class QuadrupedTask:

@@ -76,7 +76,6 @@ class _Order:
 
 
 _ORDERS = {b"\x00\x01": _Order("<"), b"\x00\x00": _Order(">")}
-_EMPTY = EMPTY
 
 
 # -- primitives ----------------------------------------------------------------------------------
@@ -130,7 +129,7 @@ def _doubles(data: bytes, pos: int, o: _Order, what: str) -> tuple[np.ndarray, i
     """A ``float64[]`` sequence as a read-only array over ``data`` (converted when big endian)."""
     count, pos = _u32(data, pos, o, what)
     if count == 0:
-        return _EMPTY, pos
+        return EMPTY, pos
     pos = _align(pos, 8)
     if count > (len(data) - pos) // 8:
         raise CdrError(f"{what}: a sequence of {count} numbers runs past the end of the message ({len(data)} bytes)")
@@ -228,8 +227,9 @@ def read_odometry(data: bytes) -> Odometry:
                     WithCovariance(twist=Twist(twist), covariance=twist_cov))
 
 
-def read_uint64_array(data: bytes) -> tuple[int, ...]:
-    """The ``data`` of ``std_msgs/UInt64MultiArray`` bytes (its layout is checked for size, then skipped)."""
+def read_uint64_array(data: bytes, *, max_values: int | None = None) -> tuple[int, ...]:
+    """The ``data`` of ``std_msgs/UInt64MultiArray`` bytes (its layout is checked for size, then
+    skipped); more than ``max_values`` values are refused before any is read."""
     what = "UInt64MultiArray"
     o = _order(data, what)
     _, pos = _layout(data, o, what)
@@ -239,6 +239,8 @@ def read_uint64_array(data: bytes) -> tuple[int, ...]:
     pos = _align(pos, 8)
     if count > (len(data) - pos) // 8:
         raise CdrError(f"{what}: {count} values run past the end of the message ({len(data)} bytes)")
+    if max_values is not None and count > max_values:
+        raise CdrError(f"{what}: {count} values, at most {max_values} are read")
     return struct.unpack_from(f"{o.prefix}{count}Q", data, pos)
 
 
@@ -261,7 +263,7 @@ def _multi_array(data: bytes, what: str, double: bool) -> MultiArray:
     layout, pos = _layout(data, o, what)
     count, pos = _u32(data, pos, o, what)
     if count == 0:
-        return MultiArray(layout, _EMPTY)
+        return MultiArray(layout, EMPTY)
     size = 8 if double else 4
     pos = _align(pos, size)
     if count > (len(data) - pos) // size:

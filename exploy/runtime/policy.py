@@ -312,7 +312,7 @@ class Policy:
             results = run(wanted, feed)
             for target, index in out_slots:
                 target[k] = results[index]
-            if stages is not None and self.step_count % self.decimation == 0:
+            if stages is not None and self.is_policy_tick():
                 for key, source in stage_sources:
                     row = np.reshape(results[source] if isinstance(source, int) else feed[source], -1)
                     if key not in stages:

@@ -205,3 +205,13 @@ def test_uint64_arrays_read_past_any_layout_and_refuse_what_does_not_fit():
     for bad in (written[:-1], b"\x00\x01\x00\x00" + b"\xff\xff\xff\x0f", written[:4]):
         with pytest.raises(CdrError):
             read_uint64_array(bad)
+
+
+def test_a_uint64_array_longer_than_asked_is_refused_before_it_is_read():
+    from exploy.mapping.cdr import read_uint64_array
+    from exploy.mapping.cdr_writers import UInt64ArrayWriter
+
+    data = UInt64ArrayWriter(100_000).write(*range(100_000))
+    assert len(read_uint64_array(data)) == 100_000
+    with pytest.raises(CdrError, match="100000 values, at most 2"):
+        read_uint64_array(data, max_values=2)
